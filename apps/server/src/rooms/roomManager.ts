@@ -1,0 +1,95 @@
+// The rooms this node hosts. Creates them (by API or first join), closes them, and mirrors their state to the store.
+import { TypedEventEmitter, type CreateRoomRequest, type Room } from '@kite/protocol';
+import type { KiteConfig } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import { LiveRoom } from './room.js';
+import type { RoomStore } from './store.js';
+
+export interface RoomManagerEvents {
+  roomStarted: (room: LiveRoom) => void;
+  roomFinished: (room: LiveRoom, reason: string) => void;
+}
+
+export class RoomManager extends TypedEventEmitter<RoomManagerEvents> {
+  private readonly rooms = new Map<string, LiveRoom>();
+  /** Creations in flight, so two concurrent joins of a new room create it once. */
+  private readonly creating = new Map<string, Promise<LiveRoom>>();
+
+  constructor(
+    private readonly config: KiteConfig,
+    private readonly store: RoomStore,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  getRoom(name: string): LiveRoom | undefined {
+    return this.rooms.get(name);
+  }
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  /** Creates the room if it does not exist; returns the existing one otherwise (as LiveKit's CreateRoom does). */
+  async getOrCreateRoom(req: Pick<CreateRoomRequest, 'name'> & Partial<CreateRoomRequest>): Promise<LiveRoom> {
+    const existing = this.rooms.get(req.name);
+    if (existing && !existing.closed) return existing;
+    const pending = this.creating.get(req.name);
+    if (pending) return pending;
+    const p = this.create(req).finally(() => this.creating.delete(req.name));
+    this.creating.set(req.name, p);
+    return p;
+  }
+
+  private async create(req: Pick<CreateRoomRequest, 'name'> & Partial<CreateRoomRequest>): Promise<LiveRoom> {
+    const cfg = this.config.room;
+    const room = new LiveRoom(
+      {
+        name: req.name,
+        // 0 in a request means "the configured default", as in LiveKit.
+        emptyTimeout: req.emptyTimeout || cfg.empty_timeout,
+        departureTimeout: req.departureTimeout || cfg.departure_timeout,
+        maxParticipants: req.maxParticipants || cfg.max_participants,
+        metadata: req.metadata ?? '',
+      },
+      this.log,
+    );
+    room.on('updated', (r) => void this.persist(r));
+    room.on('closed', (r, reason) => {
+      if (this.rooms.get(r.name) === r) this.rooms.delete(r.name);
+      void this.store.deleteRoom(r.name).catch((err) => this.log.error({ err, room: r.name }, 'store: delete room failed'));
+      this.emit('roomFinished', r, reason);
+    });
+    this.rooms.set(req.name, room);
+    await this.persist(room);
+    this.log.info({ room: room.name, sid: room.sid }, 'room created');
+    this.emit('roomStarted', room);
+    return room;
+  }
+
+  private async persist(room: LiveRoom): Promise<void> {
+    if (room.closed) return;
+    try {
+      await this.store.storeRoom(room.toProto());
+    } catch (err) {
+      this.log.error({ err, room: room.name }, 'store: save room failed');
+    }
+  }
+
+  async createRoom(req: CreateRoomRequest): Promise<Room> {
+    return (await this.getOrCreateRoom(req)).toProto();
+  }
+
+  /** Closes the room; its participants are disconnected with ROOM_DELETED. */
+  async deleteRoom(name: string): Promise<boolean> {
+    const room = this.rooms.get(name);
+    if (!room) return false;
+    room.close('deleted');
+    return true;
+  }
+
+  async close(): Promise<void> {
+    for (const room of [...this.rooms.values()]) room.close('server shutdown');
+  }
+}
