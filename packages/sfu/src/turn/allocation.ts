@@ -1,7 +1,7 @@
 /** Allocation state (RFC 8656 §2.2): relay socket, permissions and channel bindings of one client 5-tuple. */
 
 import type { Socket as UdpSocket } from 'node:dgram';
-import type { IpFamily, TransportAddress } from './stun/address.js';
+import type { IpFamily, StunAddress } from './stun/address.js';
 
 export type TurnTransport = 'udp' | 'tcp' | 'tls';
 
@@ -51,9 +51,9 @@ export interface AllocationInfo {
   username: string;
   transport: TurnTransport;
   /** The client's address as seen by the server (its reflexive address for UDP). */
-  client: TransportAddress;
+  client: StunAddress;
   /** The relayed transport address given to the client. */
-  relay: TransportAddress;
+  relay: StunAddress;
   createdAt: number;
   expiresAt: number;
   permissions: number;
@@ -87,9 +87,9 @@ export class Allocation {
     readonly clientRawAddress: string,
     readonly clientPort: number,
     /** Client address for display / XOR-MAPPED-ADDRESS (unmapped). */
-    readonly client: TransportAddress,
+    readonly client: StunAddress,
     readonly relaySocket: UdpSocket,
-    readonly relay: TransportAddress,
+    readonly relay: StunAddress,
     readonly family: IpFamily,
     readonly createdAt: number,
     public expiresAt: number,

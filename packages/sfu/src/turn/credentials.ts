@@ -108,8 +108,8 @@ export function verifyTurnRestUsername(secret: string | Buffer, username: string
 }
 
 /**
- * A `getPassword` callback accepting TURN REST usernames signed with any of `secrets` (the first is used;
- * several secrets allow rotation only if the caller also checks which one the client used, so pass one normally).
+ * A `getPassword` callback for TURN REST credentials signed with `secret`: returns the password for unexpired,
+ * well-formed usernames and undefined otherwise (the server then answers 401).
  */
 export function turnRestPasswordLookup(secret: string | Buffer, now: () => number = Date.now): (username: string) => string | undefined {
   return (username) => verifyTurnRestUsername(secret, username, now());

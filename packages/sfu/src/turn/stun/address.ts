@@ -4,7 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 export type IpFamily = 4 | 6;
 
-export interface TransportAddress {
+export interface StunAddress {
   /** IPv4 dotted quad or IPv6 text in canonical (RFC 5952 / inet_ntop) form. */
   address: string;
   port: number;

@@ -1,10 +1,10 @@
 /** ChannelData messages (RFC 8656 §12.4) and stream framing of STUN + ChannelData over TCP/TLS (§12.5). */
 
-import { CHANNEL_DATA_HEADER_LENGTH, CHANNEL_FRAME_MAX, CHANNEL_MIN, HEADER_LENGTH, MAGIC_COOKIE } from './constants.js';
+import { CHANNEL_DATA_HEADER_LENGTH, CHANNEL_FRAME_NUMBER_MAX, CHANNEL_NUMBER_MIN, STUN_HEADER_LENGTH, STUN_MAGIC_COOKIE } from './constants.js';
 
 /** True when `channel` is in the range whose first two bits are 01 (0x4000-0x7FFF). */
 export function isChannelDataNumber(channel: number): boolean {
-  return channel >= CHANNEL_MIN && channel <= CHANNEL_FRAME_MAX;
+  return channel >= CHANNEL_NUMBER_MIN && channel <= CHANNEL_FRAME_NUMBER_MAX;
 }
 
 /**
@@ -54,9 +54,9 @@ export function streamFrameLength(buf: Uint8Array, offset: number, end: number):
   if ((len & 3) !== 0) return -1;
   if (avail >= 8) {
     const cookie = ((buf[offset + 4] << 24) | (buf[offset + 5] << 16) | (buf[offset + 6] << 8) | buf[offset + 7]) >>> 0;
-    if (cookie !== MAGIC_COOKIE) return -1;
+    if (cookie !== STUN_MAGIC_COOKIE) return -1;
   }
-  return HEADER_LENGTH + len;
+  return STUN_HEADER_LENGTH + len;
 }
 
 /** Receives complete frames from a {@link StreamFramer}. */
@@ -80,7 +80,7 @@ export class StreamFramer {
 
   constructor(
     private readonly sink: StreamFrameSink,
-    readonly maxFrameSize = HEADER_LENGTH + 0xffff,
+    readonly maxFrameSize = STUN_HEADER_LENGTH + 0xffff,
   ) {}
 
   /** Bytes currently buffered (part of an incomplete frame). */

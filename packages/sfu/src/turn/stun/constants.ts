@@ -1,9 +1,9 @@
 /** STUN/TURN constants (RFC 8489, RFC 8656). */
 
-export const MAGIC_COOKIE = 0x2112a442;
-export const HEADER_LENGTH = 20;
-export const TRANSACTION_ID_LENGTH = 12;
-export const FINGERPRINT_XOR = 0x5354554e;
+export const STUN_MAGIC_COOKIE = 0x2112a442;
+export const STUN_HEADER_LENGTH = 20;
+export const STUN_TRANSACTION_ID_LENGTH = 12;
+export const STUN_FINGERPRINT_XOR = 0x5354554e;
 
 /** Message classes, as the 2-bit value C1C0. */
 export const StunClass = {
@@ -85,7 +85,7 @@ export const StunErrorCode = {
 } as const;
 export type StunErrorCode = (typeof StunErrorCode)[keyof typeof StunErrorCode];
 
-export const ERROR_REASONS: Readonly<Record<number, string>> = {
+export const STUN_ERROR_REASONS: Readonly<Record<number, string>> = {
   300: 'Try Alternate',
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -107,16 +107,16 @@ export const ADDRESS_FAMILY_IPV4 = 0x01;
 export const ADDRESS_FAMILY_IPV6 = 0x02;
 
 /** IANA protocol number for UDP, the only REQUESTED-TRANSPORT this server supports. */
-export const TRANSPORT_UDP = 17;
+export const REQUESTED_TRANSPORT_UDP = 17;
 
 /** ChannelData channel numbers: RFC 8656 §12 allows 0x4000-0x4FFF in ChannelBind; the framing recognises 0x4000-0x7FFF. */
-export const CHANNEL_MIN = 0x4000;
-export const CHANNEL_MAX = 0x4fff;
-export const CHANNEL_FRAME_MAX = 0x7fff;
+export const CHANNEL_NUMBER_MIN = 0x4000;
+export const CHANNEL_NUMBER_MAX = 0x4fff;
+export const CHANNEL_FRAME_NUMBER_MAX = 0x7fff;
 export const CHANNEL_DATA_HEADER_LENGTH = 4;
 
 /** Encodes method + class into the 14-bit message type. */
-export function messageType(method: number, cls: number): number {
+export function stunMessageType(method: number, cls: number): number {
   return (
     (method & 0x000f) |
     ((method & 0x0070) << 1) |
@@ -126,10 +126,10 @@ export function messageType(method: number, cls: number): number {
   );
 }
 
-export function methodOf(type: number): number {
+export function stunMethodOf(type: number): number {
   return (type & 0x000f) | ((type & 0x00e0) >> 1) | ((type & 0x3e00) >> 2);
 }
 
-export function classOf(type: number): StunClass {
+export function stunClassOf(type: number): StunClass {
   return (((type >> 4) & 0x1) | ((type >> 7) & 0x2)) as StunClass;
 }

@@ -5,19 +5,19 @@ import { crc32 } from './crc32.js';
 import {
   ADDRESS_FAMILY_IPV4,
   ADDRESS_FAMILY_IPV6,
-  ERROR_REASONS,
-  FINGERPRINT_XOR,
-  HEADER_LENGTH,
-  MAGIC_COOKIE,
+  STUN_ERROR_REASONS,
+  STUN_FINGERPRINT_XOR,
+  STUN_HEADER_LENGTH,
+  STUN_MAGIC_COOKIE,
   StunAttr,
-  TRANSACTION_ID_LENGTH,
-  classOf,
-  messageType,
-  methodOf,
+  STUN_TRANSACTION_ID_LENGTH,
+  stunClassOf,
+  stunMessageType,
+  stunMethodOf,
 } from './constants.js';
 import type { StunClass } from './constants.js';
 import { formatIPv4, formatIPv6, writeIPv4, writeIPv6 } from './address.js';
-import type { TransportAddress } from './address.js';
+import type { StunAddress } from './address.js';
 
 export interface StunAttribute {
   type: number;
@@ -62,7 +62,7 @@ const fail = (error: StunParseError, detail: string): StunParseResult => ({ ok: 
 /** Cheap check: could `buf[offset...]` be the start of a STUN message (top bits 00 and the magic cookie)? */
 export function looksLikeStun(buf: Uint8Array, offset = 0): boolean {
   return (
-    buf.length - offset >= HEADER_LENGTH &&
+    buf.length - offset >= STUN_HEADER_LENGTH &&
     (buf[offset] & 0xc0) === 0 &&
     buf[offset + 4] === 0x21 &&
     buf[offset + 5] === 0x12 &&
@@ -81,18 +81,18 @@ export interface ParseOptions {
  * A present FINGERPRINT is verified (mismatch -> 'bad-fingerprint').
  */
 export function parseStunMessage(buf: Buffer, options?: ParseOptions): StunParseResult {
-  if (buf.length < HEADER_LENGTH) return fail('too-short', `${buf.length} bytes`);
+  if (buf.length < STUN_HEADER_LENGTH) return fail('too-short', `${buf.length} bytes`);
   if ((buf[0] & 0xc0) !== 0) return fail('not-stun', 'first two bits are not zero');
-  if (buf.readUInt32BE(4) !== MAGIC_COOKIE) return fail('bad-cookie', 'magic cookie mismatch');
+  if (buf.readUInt32BE(4) !== STUN_MAGIC_COOKIE) return fail('bad-cookie', 'magic cookie mismatch');
   const length = buf.readUInt16BE(2);
   if ((length & 3) !== 0) return fail('bad-length', `length ${length} is not a multiple of 4`);
-  const total = HEADER_LENGTH + length;
+  const total = STUN_HEADER_LENGTH + length;
   if (total > buf.length) return fail('truncated', `need ${total} bytes, have ${buf.length}`);
   if (total < buf.length && !options?.allowTrailing) return fail('trailing-bytes', `${buf.length - total} bytes after message`);
   const raw = total === buf.length ? buf : buf.subarray(0, total);
   const type = raw.readUInt16BE(0);
   const attributes: StunAttribute[] = [];
-  let pos = HEADER_LENGTH;
+  let pos = STUN_HEADER_LENGTH;
   let seenIntegrity = false;
   let seenIntegrity256 = false;
   let hasFingerprint = false;
@@ -107,7 +107,7 @@ export function parseStunMessage(buf: Buffer, options?: ParseOptions): StunParse
     if (next > total) return fail('bad-attribute', `attribute 0x${atype.toString(16)} overruns the message`);
     if (atype === StunAttr.Fingerprint) {
       if (alen !== 4) return fail('bad-attribute', 'FINGERPRINT length');
-      const expected = (crc32(raw, 0, pos) ^ FINGERPRINT_XOR) >>> 0;
+      const expected = (crc32(raw, 0, pos) ^ STUN_FINGERPRINT_XOR) >>> 0;
       if (raw.readUInt32BE(vstart) !== expected) return fail('bad-fingerprint', 'FINGERPRINT mismatch');
       hasFingerprint = true;
       attributes.push({ type: atype, value: raw.subarray(vstart, vend), offset: pos });
@@ -131,9 +131,9 @@ export function parseStunMessage(buf: Buffer, options?: ParseOptions): StunParse
   return {
     ok: true,
     message: {
-      method: methodOf(type),
-      cls: classOf(type),
-      transactionId: raw.subarray(8, 8 + TRANSACTION_ID_LENGTH),
+      method: stunMethodOf(type),
+      cls: stunClassOf(type),
+      transactionId: raw.subarray(8, 8 + STUN_TRANSACTION_ID_LENGTH),
       attributes,
       raw,
       hasFingerprint,
@@ -211,10 +211,10 @@ export function getUnknownAttributes(msg: StunMessage): number[] | undefined {
 }
 
 /** Decodes an XOR-*-ADDRESS value (XOR-MAPPED/PEER/RELAYED). */
-export function decodeXorAddress(value: Buffer, transactionId: Uint8Array): TransportAddress | undefined {
+export function decodeXorAddress(value: Buffer, transactionId: Uint8Array): StunAddress | undefined {
   if (value.length < 4) return undefined;
   const fam = value[1];
-  const port = value.readUInt16BE(2) ^ (MAGIC_COOKIE >>> 16);
+  const port = value.readUInt16BE(2) ^ (STUN_MAGIC_COOKIE >>> 16);
   if (fam === ADDRESS_FAMILY_IPV4) {
     if (value.length !== 8) return undefined;
     const b = XOR_SCRATCH;
@@ -225,7 +225,7 @@ export function decodeXorAddress(value: Buffer, transactionId: Uint8Array): Tran
     return { family: 4, address: formatIPv4(b, 0), port };
   }
   if (fam === ADDRESS_FAMILY_IPV6) {
-    if (value.length !== 20 || transactionId.length !== TRANSACTION_ID_LENGTH) return undefined;
+    if (value.length !== 20 || transactionId.length !== STUN_TRANSACTION_ID_LENGTH) return undefined;
     const b = XOR_SCRATCH;
     b[0] = value[4] ^ 0x21;
     b[1] = value[5] ^ 0x12;
@@ -239,7 +239,7 @@ export function decodeXorAddress(value: Buffer, transactionId: Uint8Array): Tran
 const XOR_SCRATCH = new Uint8Array(16);
 
 /** Decodes a plain (non-XOR) address value, e.g. MAPPED-ADDRESS. */
-export function decodeAddress(value: Buffer): TransportAddress | undefined {
+export function decodeAddress(value: Buffer): StunAddress | undefined {
   if (value.length < 4) return undefined;
   const fam = value[1];
   const port = value.readUInt16BE(2);
@@ -248,7 +248,7 @@ export function decodeAddress(value: Buffer): TransportAddress | undefined {
   return undefined;
 }
 
-export function getXorAddress(msg: StunMessage, type: number): TransportAddress | undefined {
+export function getXorAddress(msg: StunMessage, type: number): StunAddress | undefined {
   const a = getAttribute(msg, type);
   return a ? decodeXorAddress(a.value, msg.transactionId) : undefined;
 }
@@ -263,7 +263,7 @@ export function encodeXorAddress(address: string, port: number, transactionId: U
   if (writeIPv4(address, v4, 4)) {
     v4[0] = 0;
     v4[1] = ADDRESS_FAMILY_IPV4;
-    v4.writeUInt16BE((port ^ (MAGIC_COOKIE >>> 16)) & 0xffff, 2);
+    v4.writeUInt16BE((port ^ (STUN_MAGIC_COOKIE >>> 16)) & 0xffff, 2);
     v4[4] ^= 0x21;
     v4[5] ^= 0x12;
     v4[6] ^= 0xa4;
@@ -274,7 +274,7 @@ export function encodeXorAddress(address: string, port: number, transactionId: U
   if (!writeIPv6(address, v6, 4)) throw new TypeError(`invalid IP address: ${address}`);
   v6[0] = 0;
   v6[1] = ADDRESS_FAMILY_IPV6;
-  v6.writeUInt16BE((port ^ (MAGIC_COOKIE >>> 16)) & 0xffff, 2);
+  v6.writeUInt16BE((port ^ (STUN_MAGIC_COOKIE >>> 16)) & 0xffff, 2);
   v6[4] ^= 0x21;
   v6[5] ^= 0x12;
   v6[6] ^= 0xa4;
@@ -305,7 +305,7 @@ export function encodeUint32(n: number): Buffer {
   return b;
 }
 
-export function encodeErrorCode(code: number, reason = ERROR_REASONS[code] ?? ''): Buffer {
+export function encodeErrorCode(code: number, reason = STUN_ERROR_REASONS[code] ?? ''): Buffer {
   const text = Buffer.from(reason, 'utf8');
   const b = Buffer.alloc(4 + text.length);
   b[2] = Math.floor(code / 100) & 0x07;
@@ -362,7 +362,7 @@ export class StunMessageBuilder {
   private bodyLength = 0;
 
   constructor(method: number, cls: StunClass, transactionId: Uint8Array) {
-    if (transactionId.length !== TRANSACTION_ID_LENGTH) throw new RangeError('transaction id must be 12 bytes');
+    if (transactionId.length !== STUN_TRANSACTION_ID_LENGTH) throw new RangeError('transaction id must be 12 bytes');
     this.method = method;
     this.cls = cls;
     this.transactionId = Buffer.from(transactionId);
@@ -392,16 +392,16 @@ export class StunMessageBuilder {
   }
 
   build(options?: SerializeOptions): Buffer {
-    let total = HEADER_LENGTH + this.bodyLength;
+    let total = STUN_HEADER_LENGTH + this.bodyLength;
     if (options?.integrityKey) total += 24;
     if (options?.integritySha256Key) total += 36;
     if (options?.fingerprint) total += 8;
-    if (total - HEADER_LENGTH > 0xffff) throw new RangeError('message too long');
+    if (total - STUN_HEADER_LENGTH > 0xffff) throw new RangeError('message too long');
     const buf = Buffer.alloc(total);
-    buf.writeUInt16BE(messageType(this.method, this.cls), 0);
-    buf.writeUInt32BE(MAGIC_COOKIE, 4);
+    buf.writeUInt16BE(stunMessageType(this.method, this.cls), 0);
+    buf.writeUInt32BE(STUN_MAGIC_COOKIE, 4);
     this.transactionId.copy(buf, 8);
-    let pos = HEADER_LENGTH;
+    let pos = STUN_HEADER_LENGTH;
     for (const { type, value } of this.attrs) {
       buf.writeUInt16BE(type, pos);
       buf.writeUInt16BE(value.length, pos + 2);
@@ -409,7 +409,7 @@ export class StunMessageBuilder {
       pos += 4 + ((value.length + 3) & ~3);
     }
     if (options?.integrityKey) {
-      buf.writeUInt16BE(pos + 24 - HEADER_LENGTH, 2);
+      buf.writeUInt16BE(pos + 24 - STUN_HEADER_LENGTH, 2);
       const mac = createHmac('sha1', options.integrityKey).update(buf.subarray(0, pos)).digest();
       buf.writeUInt16BE(StunAttr.MessageIntegrity, pos);
       buf.writeUInt16BE(20, pos + 2);
@@ -417,7 +417,7 @@ export class StunMessageBuilder {
       pos += 24;
     }
     if (options?.integritySha256Key) {
-      buf.writeUInt16BE(pos + 36 - HEADER_LENGTH, 2);
+      buf.writeUInt16BE(pos + 36 - STUN_HEADER_LENGTH, 2);
       const mac = createHmac('sha256', options.integritySha256Key).update(buf.subarray(0, pos)).digest();
       buf.writeUInt16BE(StunAttr.MessageIntegritySha256, pos);
       buf.writeUInt16BE(32, pos + 2);
@@ -425,14 +425,14 @@ export class StunMessageBuilder {
       pos += 36;
     }
     if (options?.fingerprint) {
-      buf.writeUInt16BE(pos + 8 - HEADER_LENGTH, 2);
-      const crc = (crc32(buf, 0, pos) ^ FINGERPRINT_XOR) >>> 0;
+      buf.writeUInt16BE(pos + 8 - STUN_HEADER_LENGTH, 2);
+      const crc = (crc32(buf, 0, pos) ^ STUN_FINGERPRINT_XOR) >>> 0;
       buf.writeUInt16BE(StunAttr.Fingerprint, pos);
       buf.writeUInt16BE(4, pos + 2);
       buf.writeUInt32BE(crc, pos + 4);
       pos += 8;
     }
-    buf.writeUInt16BE(pos - HEADER_LENGTH, 2);
+    buf.writeUInt16BE(pos - STUN_HEADER_LENGTH, 2);
     return buf;
   }
 }
@@ -443,9 +443,9 @@ export class StunMessageBuilder {
 
 function macOver(algorithm: 'sha1' | 'sha256', key: Buffer, raw: Buffer, attrOffset: number, attrTotal: number): Buffer {
   // The HMAC covers the message up to the attribute, with the header length adjusted to end after the attribute.
-  const header = Buffer.from(raw.subarray(0, HEADER_LENGTH));
-  header.writeUInt16BE(attrOffset + attrTotal - HEADER_LENGTH, 2);
-  return createHmac(algorithm, key).update(header).update(raw.subarray(HEADER_LENGTH, attrOffset)).digest();
+  const header = Buffer.from(raw.subarray(0, STUN_HEADER_LENGTH));
+  header.writeUInt16BE(attrOffset + attrTotal - STUN_HEADER_LENGTH, 2);
+  return createHmac(algorithm, key).update(header).update(raw.subarray(STUN_HEADER_LENGTH, attrOffset)).digest();
 }
 
 /** Verifies MESSAGE-INTEGRITY (HMAC-SHA1). Returns undefined when the attribute is absent. */
@@ -468,7 +468,7 @@ export function verifyMessageIntegritySha256(msg: StunMessage, key: Buffer): boo
 // Attributes this implementation understands (anything else in the comprehension-required range gets 420).
 // ---------------------------------------------------------------------------------------------------------------
 
-export const KNOWN_ATTRIBUTES: ReadonlySet<number> = new Set<number>([
+export const KNOWN_STUN_ATTRIBUTES: ReadonlySet<number> = new Set<number>([
   StunAttr.MappedAddress,
   StunAttr.Username,
   StunAttr.MessageIntegrity,
@@ -493,7 +493,7 @@ export const KNOWN_ATTRIBUTES: ReadonlySet<number> = new Set<number>([
 ]);
 
 /** Comprehension-required attribute types (< 0x8000) in `msg` that are not understood. */
-export function unknownComprehensionRequired(msg: StunMessage, known: ReadonlySet<number> = KNOWN_ATTRIBUTES): number[] {
+export function unknownComprehensionRequired(msg: StunMessage, known: ReadonlySet<number> = KNOWN_STUN_ATTRIBUTES): number[] {
   let out: number[] | undefined;
   for (const a of msg.attributes) {
     if (a.type < 0x8000 && !known.has(a.type)) {
@@ -506,5 +506,5 @@ export function unknownComprehensionRequired(msg: StunMessage, known: ReadonlySe
 
 /** Random 12-byte transaction id. */
 export function newTransactionId(): Buffer {
-  return randomBytes(TRANSACTION_ID_LENGTH);
+  return randomBytes(STUN_TRANSACTION_ID_LENGTH);
 }
