@@ -1,1 +1,2 @@
-export {};
+export * from './rtp/index.js';
+export * from './turn/index.js';
