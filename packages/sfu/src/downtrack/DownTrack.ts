@@ -1,0 +1,400 @@
+// One subscription: forwards one published track to one subscriber. It picks the layer (switching only on a
+// keyframe of the target layer), rewrites SSRC, sequence numbers, timestamps and payload type so the subscriber sees
+// one continuous stream, rebuilds the header extensions with the subscriber's IDs, keeps VP8 PictureID/TL0PICIDX/KEYIDX
+// continuous across switches, answers NACKs from the receiver's history (over RTX when negotiated), and writes
+// sender reports for its own SSRC.
+import type { RTCRtpTransceiver } from 'werift';
+import { RtpExtensionWriter, RtpHeaderView, absSendTime24 } from '../rtp/packet.js';
+import { seqDiff, isNewerSeq } from '../rtp/seq.js';
+import { Vp8Descriptor, Vp8Munger, vp8WriteKeyIdx, vp8WritePictureId, vp8WriteTl0PicIdx } from '../rtp/codecs/vp8.js';
+import { NtpTime, msToNtp, ntpMiddle32, rttFromReport, writeSenderReport, type RtcpReportBlock } from '../rtp/rtcp.js';
+import { rtxWrap } from '../rtp/rtx.js';
+import { CodecKind, negotiatedCodecs } from '../media/codec.js';
+import { h264Compatible } from '../werift/patches.js';
+import { EXT } from '../werift/config.js';
+import { senderInternal } from '../werift/internals.js';
+import type { PeerTransport } from '../transport/PeerTransport.js';
+import type { PacketSink, Receiver } from '../receiver/Receiver.js';
+import { MAX_LAYERS } from '../receiver/Receiver.js';
+import type { StreamBuffer } from '../receiver/StreamBuffer.js';
+import { Sequencer } from './Sequencer.js';
+
+// Scratch buffers shared by every down track: building and sending a packet is synchronous.
+const scratch = Buffer.allocUnsafe(1500);
+const rtxScratch = Buffer.allocUnsafe(1500);
+const extWriter = new RtpExtensionWriter();
+const vp8 = new Vp8Descriptor();
+const nackView = new RtpHeaderView();
+const ntp = new NtpTime();
+const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
+
+export interface DownTrackStats {
+  packetsSent: number;
+  octetsSent: number;
+  retransmits: number;
+  keyframeRequests: number;
+  /** Round-trip time from the subscriber's receiver reports (ms), 0 until known. */
+  rttMs: number;
+  /** Fraction lost (0–1) in the subscriber's last receiver report. */
+  fractionLost: number;
+  jitterMs: number;
+}
+
+export class DownTrack implements PacketSink {
+  readonly receiver: Receiver;
+  readonly transport: PeerTransport;
+  readonly transceiver: RTCRtpTransceiver;
+  readonly isVideo: boolean;
+  /** Outgoing SSRC: the one werift announced for the transceiver (a=ssrc / msid). */
+  ssrc = 0;
+  rtxSsrc = 0;
+
+  private ready = false;
+  private closed = false;
+  /** Publisher payload type → subscriber payload type (−1: not negotiated). */
+  private readonly ptMap = new Int16Array(128).fill(-1);
+  private readonly rtxPtMap = new Int16Array(128).fill(-1);
+  private midBytes: Buffer = Buffer.alloc(0);
+  private ext = { mid: 0, audioLevel: 0, absSendTime: 0, dependencyDescriptor: 0, videoOrientation: 0 };
+
+  /** Highest layer the subscriber wants (quality/dimensions); the forwarder never goes above it. */
+  maxLayer = MAX_LAYERS - 1;
+  private targetLayer = -1;
+  private currentLayer = -1;
+  /** Subscriber disabled the track (setEnabled(false) / not visible): nothing is sent. */
+  private paused = false;
+
+  private started = false;
+  private seqOffset = 0;
+  private tsOffset = 0;
+  private lastOutSeq = 0;
+  private lastOutTs = 0;
+  private lastSentAt = 0;
+  private switchSrcSeq = 0;
+  private rtxSeq = (Math.random() * 0xffff) & 0xffff;
+  private readonly munger: Vp8Munger | undefined;
+  private readonly sequencer = new Sequencer();
+  private clockRate = 90000;
+
+  readonly stats: DownTrackStats = { packetsSent: 0, octetsSent: 0, retransmits: 0, keyframeRequests: 0, rttMs: 0, fractionLost: 0, jitterMs: 0 };
+  private lastSrNtpMiddle = 0;
+  private lastSrSentAt = 0;
+  /** Called when the forwarding layer changes (for tests, stats and stream-state updates). */
+  onLayerChange: ((layer: number) => void) | undefined;
+
+  constructor(receiver: Receiver, transport: PeerTransport, transceiver: RTCRtpTransceiver) {
+    this.receiver = receiver;
+    this.transport = transport;
+    this.transceiver = transceiver;
+    this.isVideo = receiver.kind === 'video';
+    this.munger = receiver.codec?.kind === CodecKind.VP8 ? new Vp8Munger() : undefined;
+    this.clockRate = receiver.codec?.clockRate ?? (this.isVideo ? 90000 : 48000);
+    const s = senderInternal(transceiver);
+    this.ssrc = s.ssrc;
+    this.rtxSsrc = s.rtxSsrc;
+  }
+
+  /**
+   * Reads the subscriber's negotiation of this transceiver (after its answer was applied) and starts forwarding.
+   * Returns false when no codec of the track was accepted.
+   */
+  bind(): boolean {
+    if (this.closed) return false;
+    const t = this.transceiver;
+    const subCodecs = negotiatedCodecs(t.codecs);
+    this.ptMap.fill(-1);
+    this.rtxPtMap.fill(-1);
+    let any = false;
+    for (const pub of this.receiver.codecByPt.values()) {
+      const sub = subCodecs.find(
+        (c) => c.mime.toLowerCase() === pub.mime.toLowerCase() && (pub.kind !== CodecKind.H264 || h264Compatible({ mimeType: pub.mime, parameters: pub.fmtp }, { mimeType: c.mime, parameters: c.fmtp })),
+      );
+      if (!sub) continue;
+      this.ptMap[pub.payloadType] = sub.payloadType;
+      if (sub.rtxPayloadType !== undefined) this.rtxPtMap[pub.payloadType] = sub.rtxPayloadType;
+      any = true;
+    }
+    const ids: Record<string, number> = {};
+    for (const e of t.headerExtensions) ids[e.uri] = e.id;
+    this.ext = {
+      mid: ids[EXT.mid] ?? 0,
+      audioLevel: this.isVideo ? 0 : (ids[EXT.audioLevel] ?? 0),
+      absSendTime: ids[EXT.absSendTime] ?? 0,
+      dependencyDescriptor: this.isVideo ? (ids[EXT.dependencyDescriptor] ?? 0) : 0,
+      videoOrientation: this.isVideo ? (ids[EXT.videoOrientation] ?? 0) : 0,
+    };
+    this.midBytes = Buffer.from(t.mid ?? '');
+    const s = senderInternal(t);
+    this.ssrc = s.ssrc;
+    this.rtxSsrc = s.rtxSsrc;
+    this.ready = any;
+    if (any) this.updateTarget(Date.now(), true);
+    return any;
+  }
+
+  get isReady(): boolean {
+    return this.ready && !this.closed;
+  }
+
+  /** The layer being forwarded now (−1 before the first keyframe). */
+  get layer(): number {
+    return this.currentLayer;
+  }
+
+  /** Pause (the subscriber disabled the track) or resume; resuming asks for a keyframe. */
+  setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    if (!paused) {
+      // Resume like a fresh start: wait for a keyframe, keep sequence numbers continuous.
+      this.currentLayer = -1;
+      this.munger?.reset();
+      this.updateTarget(Date.now(), true);
+    }
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  setMaxLayer(layer: number): void {
+    const l = Math.max(0, Math.min(MAX_LAYERS - 1, layer));
+    if (l === this.maxLayer) return;
+    this.maxLayer = l;
+    this.updateTarget(Date.now(), true);
+  }
+
+  onLayersChanged(): void {
+    this.updateTarget(Date.now(), false);
+  }
+
+  /** Re-evaluates which layer to forward: the highest active one at or below maxLayer. */
+  private updateTarget(now: number, forceKeyframe: boolean): void {
+    if (!this.ready || this.paused) return;
+    let target = 0;
+    if (this.isVideo) {
+      target = -1;
+      for (let l = Math.min(this.maxLayer, MAX_LAYERS - 1); l >= 0; l--) {
+        const sb = this.receiver.layers[l];
+        if (sb && (sb.lastPacketAt === 0 || now - sb.lastPacketAt < 2000)) {
+          target = l;
+          break;
+        }
+      }
+      // Nothing at or below the cap: take the lowest layer that exists rather than nothing.
+      if (target < 0) target = this.receiver.layers.findIndex((x) => x !== undefined);
+      if (target < 0) return;
+    }
+    const changed = target !== this.targetLayer;
+    this.targetLayer = target;
+    if (this.isVideo && (changed || forceKeyframe) && target !== this.currentLayer) {
+      this.stats.keyframeRequests++;
+      this.receiver.requestKeyframe(target, now);
+    } else if (this.isVideo && this.currentLayer < 0) {
+      this.receiver.requestKeyframe(target, now);
+    }
+  }
+
+  /** Periodic housekeeping (about once a second): fall back when the forwarded layer went quiet. */
+  tick(now: number): void {
+    if (!this.ready || this.paused || !this.isVideo) return;
+    const cur = this.currentLayer >= 0 ? this.receiver.layers[this.currentLayer] : undefined;
+    if (this.currentLayer < 0 || (cur && now - cur.lastPacketAt > 1500) || this.targetLayer !== this.currentLayer) {
+      this.updateTarget(now, false);
+      if (this.currentLayer < 0 || this.targetLayer !== this.currentLayer) this.receiver.requestKeyframe(this.targetLayer, now);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Hot path
+
+  write(sb: StreamBuffer, buf: Buffer, _len: number, view: RtpHeaderView, keyframe: boolean, now: number): void {
+    if (!this.ready || this.paused) return;
+    const layer = sb.layer;
+    if (layer !== this.currentLayer) {
+      if (layer !== this.targetLayer || (this.isVideo && !keyframe)) return;
+      this.switchTo(layer, view, now);
+    } else if (seqDiff(view.sequenceNumber, this.switchSrcSeq) < 0) {
+      return; // older than the packet we switched at: its outgoing number belongs to the previous layer
+    }
+    const outPt = this.ptMap[view.payloadType]!;
+    if (outPt < 0) return;
+    const outSeq = (view.sequenceNumber - this.seqOffset) & 0xffff;
+    const outTs = (view.timestamp - this.tsOffset) >>> 0;
+    const n = this.build(scratch, buf, view, outPt, outSeq, outTs, view.marker, now);
+    if (n < 0) return;
+    let pid = -1;
+    let tl0 = -1;
+    let keyIdx = -1;
+    if (this.munger !== undefined) {
+      const hdr = n - view.payloadLength - view.paddingLength;
+      if (view.payloadLength > 0 && vp8.parse(scratch, hdr, view.payloadLength)) {
+        if (!this.munger.process(layer, vp8, false)) return;
+        pid = this.munger.pictureId;
+        tl0 = this.munger.tl0PicIdx;
+        keyIdx = this.munger.keyIdx;
+        if (pid >= 0) vp8WritePictureId(scratch, vp8, pid);
+        if (tl0 >= 0) vp8WriteTl0PicIdx(scratch, vp8, tl0);
+        if (keyIdx >= 0) vp8WriteKeyIdx(scratch, vp8, keyIdx);
+      }
+    }
+    if (!this.transport.sendRtp(scratch, n)) return;
+    this.sequencer.push(outSeq, view.sequenceNumber, layer, outTs, view.marker, pid, tl0, keyIdx);
+    if (!this.started || isNewerSeq(outSeq, this.lastOutSeq)) {
+      this.lastOutSeq = outSeq;
+      this.lastOutTs = outTs;
+    }
+    this.started = true;
+    this.lastSentAt = now;
+    this.stats.packetsSent++;
+    this.stats.octetsSent += view.payloadLength;
+  }
+
+  /** Starts forwarding `layer` at this packet, continuing the outgoing sequence and timestamp lines. */
+  private switchTo(layer: number, view: RtpHeaderView, now: number): void {
+    let outSeq: number;
+    let outTs: number;
+    if (this.started) {
+      outSeq = (this.lastOutSeq + 1) & 0xffff;
+      // The new layer's timestamps are unrelated to the old one's: continue from the last outgoing timestamp by the
+      // wall-clock time elapsed since (at least one tick, so frames never share a timestamp across the switch).
+      const elapsed = Math.max(1, Math.round(((now - this.lastSentAt) * this.clockRate) / 1000));
+      outTs = (this.lastOutTs + elapsed) >>> 0;
+    } else {
+      outSeq = view.sequenceNumber;
+      outTs = view.timestamp;
+    }
+    this.seqOffset = (view.sequenceNumber - outSeq) & 0xffff;
+    this.tsOffset = (view.timestamp - outTs) >>> 0;
+    this.switchSrcSeq = view.sequenceNumber;
+    const previous = this.currentLayer;
+    this.currentLayer = layer;
+    if (previous !== layer) this.onLayerChange?.(layer);
+  }
+
+  /** Writes header (own SSRC/PT/seq/ts, subscriber's extension IDs) and payload into `out`. Returns the length. */
+  private build(out: Buffer, src: Uint8Array, view: RtpHeaderView, pt: number, seq: number, ts: number, marker: boolean, now: number): number {
+    out[0] = 0x80;
+    out[1] = (marker ? 0x80 : 0) | pt;
+    out[2] = (seq >> 8) & 0xff;
+    out[3] = seq & 0xff;
+    out.writeUInt32BE(ts, 4);
+    out.writeUInt32BE(this.ssrc, 8);
+    const e = this.ext;
+    let hdr = 12;
+    if (e.mid || e.absSendTime || e.audioLevel || e.dependencyDescriptor || e.videoOrientation) {
+      const receiverExt = this.receiver.extensions;
+      let ddOff = -1;
+      let ddLen = 0;
+      if (e.dependencyDescriptor && receiverExt.dependencyDescriptor) {
+        ddOff = view.findExtension(src, receiverExt.dependencyDescriptor);
+        ddLen = view.elementLength;
+      }
+      // A dependency descriptor longer than 16 bytes needs the two-byte header form.
+      extWriter.begin(out, 0, ddOff >= 0 && ddLen > 16);
+      if (e.mid && this.midBytes.length) extWriter.addBytes(e.mid, this.midBytes, 0, this.midBytes.length);
+      if (e.absSendTime) extWriter.addUint24(e.absSendTime, absSendTime24(now));
+      if (e.audioLevel && receiverExt.audioLevel) {
+        const off = view.findExtension(src, receiverExt.audioLevel);
+        if (off >= 0) extWriter.addUint8(e.audioLevel, src[off]!);
+      }
+      if (ddOff >= 0) extWriter.addBytes(e.dependencyDescriptor, src, ddOff, ddLen);
+      if (e.videoOrientation && receiverExt.videoOrientation) {
+        const off = view.findExtension(src, receiverExt.videoOrientation);
+        if (off >= 0) extWriter.addUint8(e.videoOrientation, src[off]!);
+      }
+      hdr = extWriter.end();
+      if (hdr < 0) return -1;
+    }
+    const body = view.payloadLength + view.paddingLength;
+    if (hdr + body > out.length) return -1;
+    // History entries are Uint8Array views, not Buffers: Buffer's copy works on any Uint8Array without allocating.
+    bufferCopy.call(src, out, hdr, view.payloadOffset, view.payloadOffset + body);
+    if (view.paddingLength > 0) out[0]! |= 0x20;
+    return hdr + body;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Feedback from the subscriber
+
+  /** Retransmits NACKed packets (outgoing sequence numbers) from the receiver's history. */
+  onNack(lost: ArrayLike<number>, count: number, now: number): void {
+    if (!this.ready || this.closed) return;
+    const minInterval = Math.max(20, this.stats.rttMs * 0.8);
+    for (let i = 0; i < count; i++) {
+      const slot = this.sequencer.forNack(lost[i]!, now, minInterval);
+      if (slot < 0) continue;
+      const sb = this.receiver.layers[this.sequencer.layer[slot]!];
+      const src = sb?.history.get(this.sequencer.srcSeq[slot]!);
+      if (!src || !nackView.parse(src, 0, src.length)) continue;
+      const outPt = this.ptMap[nackView.payloadType]!;
+      if (outPt < 0) continue;
+      const outSeq = lost[i]! & 0xffff;
+      const n = this.build(scratch, src, nackView, outPt, outSeq, this.sequencer.outTs[slot]!, this.sequencer.marker[slot] === 1, now);
+      if (n < 0) continue;
+      if (this.munger !== undefined && this.sequencer.pictureId[slot]! >= 0) {
+        const hdr = n - nackView.payloadLength - nackView.paddingLength;
+        if (vp8.parse(scratch, hdr, nackView.payloadLength)) {
+          vp8WritePictureId(scratch, vp8, this.sequencer.pictureId[slot]!);
+          if (this.sequencer.tl0PicIdx[slot]! >= 0) vp8WriteTl0PicIdx(scratch, vp8, this.sequencer.tl0PicIdx[slot]!);
+          if (this.sequencer.keyIdx[slot]! >= 0) vp8WriteKeyIdx(scratch, vp8, this.sequencer.keyIdx[slot]!);
+        }
+      }
+      const rtxPt = this.rtxPtMap[nackView.payloadType]!;
+      if (rtxPt >= 0 && this.rtxSsrc) {
+        const m = rtxWrap(scratch, 0, n, rtxScratch, 0, rtxPt, this.rtxSsrc, this.rtxSeq);
+        this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
+        if (m > 0) this.transport.sendRtp(rtxScratch, m);
+      } else {
+        this.transport.sendRtp(scratch, n);
+      }
+      this.stats.retransmits++;
+    }
+  }
+
+  /** PLI/FIR from the subscriber. */
+  onKeyframeRequest(now: number): void {
+    if (!this.ready || !this.isVideo) return;
+    this.stats.keyframeRequests++;
+    this.receiver.requestKeyframe(this.currentLayer >= 0 ? this.currentLayer : this.targetLayer, now);
+  }
+
+  onReceiverReport(block: RtcpReportBlock, now: number): void {
+    if (block.lastSr !== 0 && block.lastSr === this.lastSrNtpMiddle) {
+      const rtt = rttFromReport(now, block.lastSr, block.delaySinceLastSr);
+      if (rtt >= 0 && rtt < 10_000) this.stats.rttMs = rtt;
+    }
+    this.stats.fractionLost = block.fractionLost / 256;
+    this.stats.jitterMs = (block.jitter * 1000) / this.clockRate;
+  }
+
+  /** Writes a sender report for this track into buf at off; returns its length (0 when there is nothing to report). */
+  writeSenderReport(buf: Buffer, off: number, now: number): number {
+    if (!this.started || this.closed) return 0;
+    const sb = this.currentLayer >= 0 ? this.receiver.layers[this.currentLayer] : undefined;
+    // Map "now" to the outgoing timeline: through the publisher's own sender report when there is one (keeps audio and
+    // video of one publisher in sync at the subscriber), else by extrapolating from the last packet sent.
+    const rtpTs = sb?.hasSenderReport
+      ? (sb.rtpTimestampAt(now) - this.tsOffset) >>> 0
+      : (this.lastOutTs + Math.round(((now - this.lastSentAt) * this.clockRate) / 1000)) >>> 0;
+    msToNtp(now, ntp);
+    const n = writeSenderReport(buf, off, this.ssrc, ntp.sec, ntp.frac, rtpTs, this.stats.packetsSent, this.stats.octetsSent);
+    if (n > 0) {
+      this.lastSrNtpMiddle = ntpMiddle32(ntp.sec, ntp.frac);
+      this.lastSrSentAt = now;
+    }
+    return n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ready = false;
+    this.receiver.removeSink(this);
+    this.transport.forgetSsrc(this.ssrc);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

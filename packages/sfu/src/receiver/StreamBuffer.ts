@@ -1,0 +1,102 @@
+// One incoming RTP stream (SSRC) of a published track: packet history for retransmissions, NACK generation,
+// receive statistics for receiver reports, and the sender-report clock mapping used to rewrite SRs downstream.
+import { PacketHistory, HISTORY_FLAG_KEYFRAME } from '../rtp/history.js';
+import { NackGenerator } from '../rtp/nack.js';
+import { ReceiveStats } from '../rtp/jitter.js';
+import { ntpToMs } from '../rtp/rtcp.js';
+
+export interface StreamBufferOptions {
+  ssrc: number;
+  /** Spatial layer index (0 for non-simulcast tracks). */
+  layer: number;
+  clockRate: number;
+  video: boolean;
+  /** Packets kept for retransmission. */
+  historySize?: number;
+}
+
+/**
+ * History sizing: a 2.5 Mbit/s keyframe is up to ~105 packets of 1200 B and one second of video at that rate is
+ * ~260 packets, so 1024 slots (1.5 MB, allocated on first packet) keep a keyframe plus ~3 s of history.
+ */
+const VIDEO_HISTORY = 1024;
+/** Audio is not NACKed by browsers (no rtcp-fb nack for Opus); a little history serves retransmit-capable peers. */
+const AUDIO_HISTORY = 64;
+
+export class StreamBuffer {
+  readonly ssrc: number;
+  readonly layer: number;
+  readonly clockRate: number;
+  readonly video: boolean;
+  readonly history: PacketHistory;
+  readonly nack: NackGenerator | undefined;
+  readonly stats: ReceiveStats;
+  /** SSRC of this stream's RTX (repair) stream, once seen. */
+  rtxSsrc = 0;
+  /** Last arrival (ms) and bytes over the current rate window, for layer bitrates. */
+  lastPacketAt = 0;
+  private windowStart = 0;
+  private windowBytes = 0;
+  /** Bits per second over the last completed window (~500 ms). */
+  bitrate = 0;
+  lastKeyframeAt = 0;
+  /** Local arrival time of the last sender report and the RTP timestamp it carried. */
+  private srArrivalMs = 0;
+  private srRtpTs = 0;
+  private srNtpMs = 0;
+  hasSenderReport = false;
+  packets = 0;
+
+  constructor(opts: StreamBufferOptions) {
+    this.ssrc = opts.ssrc;
+    this.layer = opts.layer;
+    this.clockRate = opts.clockRate;
+    this.video = opts.video;
+    this.history = new PacketHistory({ capacity: opts.historySize ?? (opts.video ? VIDEO_HISTORY : AUDIO_HISTORY) });
+    this.nack = opts.video ? new NackGenerator() : undefined;
+    this.stats = new ReceiveStats(opts.clockRate);
+  }
+
+  /**
+   * Records one packet (plain RTP at buf[0, len)). Returns false for a duplicate that must not be forwarded again.
+   * `retransmission`: it arrived through RTX.
+   */
+  onPacket(buf: Buffer, len: number, seq: number, ts: number, now: number, keyframe: boolean, retransmission: boolean): boolean {
+    if (this.nack) {
+      const status = this.nack.onPacket(seq, now);
+      if (status === 2 /* Duplicate */) return false;
+    } else if (this.history.has(seq)) {
+      return false;
+    }
+    this.history.insert(seq, buf, 0, len, now, keyframe ? HISTORY_FLAG_KEYFRAME : 0);
+    this.stats.onPacket(seq, ts, now, len, retransmission);
+    this.packets++;
+    this.lastPacketAt = now;
+    if (keyframe) this.lastKeyframeAt = now;
+    this.windowBytes += len;
+    if (now - this.windowStart >= 500) {
+      this.bitrate = this.windowStart === 0 ? 0 : (this.windowBytes * 8000) / (now - this.windowStart);
+      this.windowStart = now;
+      this.windowBytes = 0;
+    }
+    return true;
+  }
+
+  onSenderReport(ntpSec: number, ntpFrac: number, rtpTs: number, now: number): void {
+    this.stats.onSenderReport(ntpSec, ntpFrac, rtpTs, now);
+    this.srArrivalMs = now;
+    this.srRtpTs = rtpTs;
+    this.srNtpMs = ntpToMs(ntpSec, ntpFrac);
+    this.hasSenderReport = true;
+  }
+
+  /** The publisher's RTP timestamp corresponding to local time `now`, extrapolated from its last sender report. */
+  rtpTimestampAt(now: number): number {
+    return (this.srRtpTs + Math.round(((now - this.srArrivalMs) * this.clockRate) / 1000)) >>> 0;
+  }
+
+  /** The publisher's NTP wall-clock time of its last sender report, in ms (for A/V sync diagnostics). */
+  get senderReportNtpMs(): number {
+    return this.srNtpMs;
+  }
+}

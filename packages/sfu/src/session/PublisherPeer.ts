@@ -1,0 +1,137 @@
+// The peer connection a client publishes on: it answers the client's offers, reports the m-lines it carries
+// (mid, kind, msid track id, codecs), and owns the Receivers attached to them.
+import type { RTCRtpTransceiver } from 'werift';
+import { PeerTransport, type PeerTransportOptions } from '../transport/PeerTransport.js';
+import { parseMediaSections, type MediaSection } from '../transport/sdp.js';
+import { PublisherIngest } from '../receiver/PublisherIngest.js';
+import { Receiver, type ReceiverExtensionIds } from '../receiver/Receiver.js';
+import { negotiatedCodecs, type NegotiatedCodec } from '../media/codec.js';
+import { EXT } from '../werift/config.js';
+
+export interface PublishedSection {
+  mid: string;
+  kind: 'audio' | 'video';
+  /** The msid track id: LiveKit clients put the MediaStreamTrack id (AddTrackRequest.cid) there. */
+  trackId?: string;
+  streamId?: string;
+  codecs: NegotiatedCodec[];
+  /** RIDs of its simulcast layers (empty when not simulcast). */
+  rids: string[];
+  direction: MediaSection['direction'];
+}
+
+export interface PublisherPeerOptions extends PeerTransportOptions {
+  /** REMB announced to the publisher (bits/s). */
+  rembBitrate?: number;
+}
+
+export class PublisherPeer {
+  readonly transport: PeerTransport;
+  readonly ingest: PublisherIngest;
+  private readonly receivers = new Map<string, Receiver>();
+  private sections: PublishedSection[] = [];
+
+  constructor(opts: PublisherPeerOptions) {
+    this.transport = new PeerTransport(opts);
+    this.ingest = new PublisherIngest(this.transport, {
+      resolveMid: (mid) => this.receivers.get(mid),
+      extensionIds: { mid: 0, rid: 0, repairedRid: 0 },
+      rembBitrate: opts.rembBitrate,
+    });
+  }
+
+  /** Answers the client's offer; afterwards `sections` describes every m-line. */
+  async answer(offerSdp: string): Promise<string> {
+    const answer = await this.transport.answer(offerSdp);
+    const parsed = parseMediaSections(offerSdp);
+    this.ingest.learnSdpSsrcs(parsed);
+    const byMid = new Map<string, RTCRtpTransceiver>();
+    for (const t of this.transport.pc.getTransceivers()) if (t.mid !== null) byMid.set(t.mid, t);
+    this.sections = [];
+    let extIds = { mid: 0, rid: 0, repairedRid: 0 };
+    for (const s of parsed) {
+      if (s.kind !== 'audio' && s.kind !== 'video') continue;
+      const t = byMid.get(s.mid);
+      if (!t) continue;
+      const ids = extensionIds(t);
+      if (ids.mid) extIds = { mid: ids.mid, rid: ids.rid || extIds.rid, repairedRid: ids.repairedRid || extIds.repairedRid };
+      this.sections.push({
+        mid: s.mid,
+        kind: s.kind,
+        trackId: s.trackId,
+        streamId: s.streamId,
+        codecs: negotiatedCodecs(t.codecs),
+        rids: s.sendRids,
+        direction: s.direction,
+      });
+    }
+    this.ingest.setExtensionIds(extIds);
+    return answer;
+  }
+
+  /** The m-lines of the last negotiation on which the client sends media. */
+  get publishedSections(): PublishedSection[] {
+    return this.sections.filter((s) => s.direction === 'sendonly' || s.direction === 'sendrecv');
+  }
+
+  section(mid: string): PublishedSection | undefined {
+    return this.sections.find((s) => s.mid === mid);
+  }
+
+  /** Creates the Receiver for an m-line (once the track it carries is known). */
+  attachReceiver(mid: string, trackSid: string): Receiver | undefined {
+    const existing = this.receivers.get(mid);
+    if (existing) return existing;
+    const s = this.section(mid);
+    if (!s) return undefined;
+    const t = this.transport.pc.getTransceivers().find((x) => x.mid === mid);
+    const ids = t ? extensionIds(t) : undefined;
+    const extensions: ReceiverExtensionIds = {
+      audioLevel: ids?.audioLevel ?? 0,
+      dependencyDescriptor: ids?.dependencyDescriptor ?? 0,
+      videoOrientation: ids?.videoOrientation ?? 0,
+    };
+    const receiver = new Receiver({
+      trackSid,
+      kind: s.kind,
+      codecs: s.codecs,
+      extensions,
+      simulcast: s.rids.length > 1,
+      sendPli: (ssrc) => this.ingest.sendPli(ssrc),
+    });
+    this.receivers.set(mid, receiver);
+    return receiver;
+  }
+
+  receiver(mid: string): Receiver | undefined {
+    return this.receivers.get(mid);
+  }
+
+  /** Stops a track's receiver (unpublish); its down tracks close with it. */
+  detachReceiver(mid: string): void {
+    const r = this.receivers.get(mid);
+    if (!r) return;
+    this.receivers.delete(mid);
+    this.ingest.removeReceiver(r);
+    r.close();
+  }
+
+  async close(): Promise<void> {
+    for (const mid of [...this.receivers.keys()]) this.detachReceiver(mid);
+    this.ingest.close();
+    await this.transport.close();
+  }
+}
+
+function extensionIds(t: RTCRtpTransceiver) {
+  const ids: Record<string, number> = {};
+  for (const e of t.headerExtensions) ids[e.uri] = e.id;
+  return {
+    mid: ids[EXT.mid] ?? 0,
+    rid: ids[EXT.rid] ?? 0,
+    repairedRid: ids[EXT.repairedRid] ?? 0,
+    audioLevel: ids[EXT.audioLevel] ?? 0,
+    dependencyDescriptor: ids[EXT.dependencyDescriptor] ?? 0,
+    videoOrientation: ids[EXT.videoOrientation] ?? 0,
+  };
+}
