@@ -11,6 +11,9 @@ import { RoomManager } from './rooms/roomManager.js';
 import { LocalRoomActions } from './rooms/localActions.js';
 import { RoomService } from './api/roomService.js';
 import { registerTwirp } from './api/twirp.js';
+import { registerRtcService } from './rtc/rtcService.js';
+import { iceOptions } from './rtc/iceConfig.js';
+import { newNodeId } from '@kite/protocol';
 
 export interface ServerOptions {
   /** Use this logger instead of creating one from `logging:`. */
@@ -46,7 +49,8 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   const keys = new KeyProvider(cfg.keys);
   const store: RoomStore = new LocalRoomStore();
   const rooms = new RoomManager(cfg, store, log);
-  const roomService = new RoomService(store, new LocalRoomActions(rooms), cfg.limit);
+  const roomService = new RoomService(store, new LocalRoomActions(rooms, cfg), cfg.limit);
+  const nodeId = cfg.node_id || newNodeId();
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true });
 
@@ -64,6 +68,7 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   });
   app.get('/', async (_req, reply) => reply.type('text/plain').send('OK'));
   await registerTwirp(app, { keys, handlers: roomService.handlers(), log, bodyLimit: 16 * 1024 * 1024 });
+  await registerRtcService(app, { config: cfg, keys, rooms, ice: iceOptions(cfg), log, nodeId });
 
   // Listen: the first address through fastify, any others through plain servers that hand requests to it.
   const binds = cfg.bind_addresses.length ? cfg.bind_addresses : ['0.0.0.0'];

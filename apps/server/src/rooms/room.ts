@@ -1,6 +1,19 @@
 // A live room on this node: its info, its participants, and the timers that close it when nobody is there.
-import { Room, TypedEventEmitter, newRoomSid, type PartialMessage } from '@kite/protocol';
+// Participant changes are broadcast as ParticipantUpdate messages, coalesced per event-loop turn so a join storm
+// sends one update per turn instead of one per change (LiveKit batches the same way).
+import {
+  DataPacket,
+  DataPacket_Kind,
+  DisconnectReason,
+  ParticipantInfo_State,
+  Room,
+  TypedEventEmitter,
+  newRoomSid,
+  type ParticipantInfo,
+  type PartialMessage,
+} from '@kite/protocol';
 import type { Logger } from '../logger.js';
+import type { Participant, ParticipantRoom, PublishedTrack } from '../rtc/participant.js';
 
 export interface RoomOptions {
   name: string;
@@ -16,9 +29,16 @@ export interface RoomEvents {
   /** The room's info changed (metadata, counts): the store and the participants need the new snapshot. */
   updated: (room: LiveRoom) => void;
   closed: (room: LiveRoom, reason: string) => void;
+  participantJoined: (room: LiveRoom, p: Participant) => void;
+  participantActive: (room: LiveRoom, p: Participant) => void;
+  participantLeft: (room: LiveRoom, p: Participant, reason: DisconnectReason) => void;
+  /** A participant's info changed (for the store). */
+  participantUpdated: (room: LiveRoom, p: Participant) => void;
+  trackPublished: (room: LiveRoom, p: Participant, track: PublishedTrack) => void;
+  trackUnpublished: (room: LiveRoom, p: Participant, track: PublishedTrack) => void;
 }
 
-export class LiveRoom extends TypedEventEmitter<RoomEvents> {
+export class LiveRoom extends TypedEventEmitter<RoomEvents> implements ParticipantRoom {
   readonly sid = newRoomSid();
   readonly name: string;
   readonly createdAtMs = Date.now();
@@ -26,9 +46,11 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> {
   private closeTimer: NodeJS.Timeout | undefined;
   private everJoined = false;
   private closedReason: string | undefined;
-  /** How many participants are in the room now (maintained by the participant layer). */
-  private participantCount = 0;
-  private publisherCount = 0;
+  /** Participants by identity. */
+  private readonly participants = new Map<string, Participant>();
+  /** Participant updates waiting for the next flush: a live participant, or the snapshot of one that left. */
+  private readonly pendingUpdates = new Map<string, Participant | ParticipantInfo>();
+  private flushScheduled = false;
 
   constructor(
     opts: RoomOptions,
@@ -55,7 +77,14 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> {
 
   /** A snapshot of the room's protobuf info. */
   toProto(): Room {
-    return { ...this.info, numParticipants: this.participantCount, numPublishers: this.publisherCount, enabledCodecs: [...this.info.enabledCodecs] };
+    let publishers = 0;
+    let count = 0;
+    for (const p of this.participants.values()) {
+      if (p.hidden) continue;
+      count++;
+      if (p.isPublisher) publishers++;
+    }
+    return { ...this.info, numParticipants: count, numPublishers: publishers, enabledCodecs: [...this.info.enabledCodecs] };
   }
 
   update(change: PartialMessage<Room>): void {
@@ -65,27 +94,179 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> {
 
   setMetadata(metadata: string): Room {
     this.update({ metadata });
-    return this.toProto();
+    const room = this.toProto();
+    for (const p of this.participants.values()) p.send({ roomUpdate: { room } });
+    return room;
   }
 
-  /** Called by the participant layer when the number of participants/publishers changes. */
-  setCounts(participants: number, publishers: number): void {
-    const changed = participants !== this.participantCount || publishers !== this.publisherCount;
-    this.participantCount = participants;
-    this.publisherCount = publishers;
-    if (participants > 0) {
-      this.everJoined = true;
-      this.cancelCloseTimer();
-    } else if (this.everJoined) {
-      this.armCloseTimer(this.info.departureTimeout, 'departure timeout');
-    }
-    if (changed) this.emit('updated', this);
+  // -------------------------------------------------------------------------------------------------------------
+  // Participants
+
+  get participantCount(): number {
+    return this.participants.size;
   }
+
+  getParticipant(identity: string): Participant | undefined {
+    return this.participants.get(identity);
+  }
+
+  getParticipantBySid(sid: string): Participant | undefined {
+    for (const p of this.participants.values()) if (p.sid === sid) return p;
+    return undefined;
+  }
+
+  allParticipants(): Participant[] {
+    return [...this.participants.values()];
+  }
+
+  /** True when one more participant would exceed max_participants. */
+  isFull(identity: string): boolean {
+    const max = this.info.maxParticipants;
+    return max > 0 && !this.participants.has(identity) && this.participants.size >= max;
+  }
+
+  /**
+   * Adds a participant: a previous session with the same identity is removed first (DUPLICATE_IDENTITY) and
+   * announced as disconnected before the newcomer, then the newcomer gets its JoinResponse.
+   */
+  join(p: Participant, joinResponse: (others: ParticipantInfo[]) => void): void {
+    const old = this.participants.get(p.identity);
+    if (old) old.close(DisconnectReason.DUPLICATE_IDENTITY);
+    this.participants.set(p.identity, p);
+    p.on('closed', (participant, reason) => this.onParticipantClosed(participant, reason));
+    this.everJoined = true;
+    this.cancelCloseTimer();
+    const others = [...this.participants.values()].filter((o) => o !== p && !o.hidden && !o.isClosed).map((o) => o.toProto());
+    joinResponse(others);
+    p.joined();
+    this.emit('participantJoined', this, p);
+    this.participantChanged(p);
+    this.emit('updated', this);
+  }
+
+  private onParticipantClosed(p: Participant, reason: DisconnectReason): void {
+    if (this.participants.get(p.identity) === p) this.participants.delete(p.identity);
+    // Subscribers of its tracks stop receiving them.
+    for (const other of this.participants.values()) other.unsubscribeFromParticipant(p);
+    if (!p.hidden) this.queueUpdate(p.sid, p.toProto());
+    this.emit('participantLeft', this, p, reason);
+    this.emit('updated', this);
+    if (this.participants.size === 0 && !this.closed) this.armCloseTimer(this.info.departureTimeout, 'departure timeout');
+  }
+
+  participantChanged(p: Participant): void {
+    if (p.isClosed) return;
+    this.queueUpdate(p.sid, p);
+    this.emit('participantUpdated', this, p);
+  }
+
+  private queueUpdate(sid: string, entry: Participant | ParticipantInfo): void {
+    this.pendingUpdates.set(sid, entry);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushUpdates());
+  }
+
+  /** Sends pending participant updates: each recipient gets everyone's change except hidden participants' (its own included). */
+  private flushUpdates(): void {
+    this.flushScheduled = false;
+    if (this.pendingUpdates.size === 0) return;
+    const infos = [...this.pendingUpdates.values()].map((e) => ('toProto' in e ? e.toProto() : e));
+    this.pendingUpdates.clear();
+    const hiddenSids = new Set<string>();
+    for (const p of this.participants.values()) if (p.hidden) hiddenSids.add(p.sid);
+    for (const recipient of this.participants.values()) {
+      if (recipient.isClosed || recipient.state === ParticipantInfo_State.JOINING) continue;
+      const forMe = infos.filter((i) => {
+        if (i.sid === recipient.sid) return true;
+        if (hiddenSids.has(i.sid)) return false;
+        // Never show a session another participant's entry with the recipient's own identity (an old session of it).
+        return i.identity !== recipient.identity;
+      });
+      if (forMe.length) recipient.send({ update: { participants: forMe } });
+    }
+  }
+
+  participantActive(p: Participant): void {
+    this.emit('participantActive', this, p);
+    // Subscribe the newcomer to what is already published.
+    for (const other of this.participants.values()) {
+      if (other === p || other.isClosed) continue;
+      for (const t of other.tracks.values()) if (t.published && p.wantsTrack(t.info.sid)) p.subscribeTo(other, t);
+    }
+  }
+
+  trackPublished(p: Participant, track: PublishedTrack): void {
+    this.emit('trackPublished', this, p, track);
+    this.emit('updated', this);
+    for (const other of this.participants.values()) {
+      if (other === p || other.isClosed || other.state !== ParticipantInfo_State.ACTIVE) continue;
+      if (other.wantsTrack(track.info.sid)) other.subscribeTo(p, track);
+    }
+  }
+
+  trackUnpublished(p: Participant, track: PublishedTrack): void {
+    for (const other of this.participants.values()) other.unsubscribeFrom(track.info.sid);
+    this.emit('trackUnpublished', this, p, track);
+    this.emit('updated', this);
+  }
+
+  findTrack(trackSid: string): { publisher: Participant; track: PublishedTrack } | undefined {
+    for (const p of this.participants.values()) {
+      const t = p.tracks.get(trackSid);
+      if (t) return { publisher: p, track: t };
+    }
+    return undefined;
+  }
+
+  /**
+   * Routes a data packet from a participant: stamps the sender (a client cannot speak for someone else), keeps only
+   * the named destinations, and sends it to each on the channel of the kind it arrived on.
+   */
+  forwardData(from: Participant, packet: DataPacket, kind: DataPacket_Kind): void {
+    if (kind === DataPacket_Kind.RELIABLE && packet.sequence > 0) {
+      if (packet.sequence <= from.lastReliableSeq) return; // a replay after a resume
+      from.lastReliableSeq = packet.sequence;
+    }
+    packet.kind = kind;
+    packet.participantIdentity = from.hidden ? '' : from.identity;
+    packet.participantSid = from.hidden ? '' : from.sid;
+    if (packet.user) {
+      packet.user.participantSid = packet.participantSid;
+      packet.user.participantIdentity = packet.participantIdentity;
+      if (packet.destinationIdentities.length === 0 && packet.user.destinationIdentities.length) packet.destinationIdentities = [...packet.user.destinationIdentities];
+      else if (packet.user.destinationIdentities.length === 0 && packet.destinationIdentities.length) packet.user.destinationIdentities = [...packet.destinationIdentities];
+    }
+    const destSids = new Set(packet.user?.destinationSids ?? []);
+    const destIdentities = new Set(packet.destinationIdentities);
+    const bytes = DataPacket.encode(packet);
+    for (const p of this.participants.values()) {
+      if (p === from || p.isClosed) continue;
+      if ((destSids.size || destIdentities.size) && !destSids.has(p.sid) && !destIdentities.has(p.identity)) continue;
+      p.sendData(bytes, kind);
+    }
+  }
+
+  /** Data from the server (RoomService.SendData): no sender. */
+  sendServerData(packet: PartialMessage<DataPacket>, kind: DataPacket_Kind): void {
+    const destIdentities = new Set(packet.destinationIdentities ?? []);
+    const destSids = new Set(packet.user?.destinationSids ?? []);
+    const bytes = DataPacket.encode({ ...packet, kind });
+    for (const p of this.participants.values()) {
+      if (p.isClosed) continue;
+      if ((destSids.size || destIdentities.size) && !destSids.has(p.sid) && !destIdentities.has(p.identity)) continue;
+      p.sendData(bytes, kind);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Lifecycle
 
   private armCloseTimer(seconds: number, reason: string): void {
     this.cancelCloseTimer();
+    if (this.closed) return;
     this.closeTimer = setTimeout(() => {
-      if (this.participantCount === 0) this.close(reason);
+      if (this.participants.size === 0) this.close(reason);
     }, seconds * 1000);
     this.closeTimer.unref();
   }
@@ -95,12 +276,20 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> {
     this.closeTimer = undefined;
   }
 
-  close(reason: string): void {
+  /** Closes the room, disconnecting everyone with `disconnectReason`. */
+  close(reason: string, disconnectReason: DisconnectReason = DisconnectReason.ROOM_CLOSED): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     this.cancelCloseTimer();
+    for (const p of [...this.participants.values()]) p.close(disconnectReason);
+    this.flushUpdates();
     this.log.info({ room: this.name, sid: this.sid, reason }, 'room closed');
     this.emit('closed', this, reason);
     this.removeAllListeners();
+  }
+
+  /** True once a participant ever joined (the empty timeout no longer applies). */
+  get hadParticipants(): boolean {
+    return this.everJoined;
   }
 }

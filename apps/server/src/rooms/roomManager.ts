@@ -1,5 +1,6 @@
 // The rooms this node hosts. Creates them (by API or first join), closes them, and mirrors their state to the store.
-import { TypedEventEmitter, type CreateRoomRequest, type Room } from '@kite/protocol';
+import { DisconnectReason, TypedEventEmitter, type CreateRoomRequest, type Room } from '@kite/protocol';
+import type { Participant } from '../rtc/participant.js';
 import type { KiteConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { LiveRoom } from './room.js';
@@ -56,6 +57,17 @@ export class RoomManager extends TypedEventEmitter<RoomManagerEvents> {
       this.log,
     );
     room.on('updated', (r) => void this.persist(r));
+    const saveParticipant = (r: LiveRoom, p: Participant) => {
+      if (p.isClosed || p.hidden) return;
+      this.store.storeParticipant(r.name, p.toProto()).catch((err) => this.log.error({ err, room: r.name }, 'store: save participant failed'));
+    };
+    room.on('participantJoined', saveParticipant);
+    room.on('participantUpdated', saveParticipant);
+    room.on('participantLeft', (r, p) => {
+      // Only forget the identity if no newer session of it took its place.
+      if (r.getParticipant(p.identity)) return;
+      this.store.deleteParticipant(r.name, p.identity).catch((err) => this.log.error({ err, room: r.name }, 'store: delete participant failed'));
+    });
     room.on('closed', (r, reason) => {
       if (this.rooms.get(r.name) === r) this.rooms.delete(r.name);
       void this.store.deleteRoom(r.name).catch((err) => this.log.error({ err, room: r.name }, 'store: delete room failed'));
@@ -85,11 +97,11 @@ export class RoomManager extends TypedEventEmitter<RoomManagerEvents> {
   async deleteRoom(name: string): Promise<boolean> {
     const room = this.rooms.get(name);
     if (!room) return false;
-    room.close('deleted');
+    room.close('deleted', DisconnectReason.ROOM_DELETED);
     return true;
   }
 
   async close(): Promise<void> {
-    for (const room of [...this.rooms.values()]) room.close('server shutdown');
+    for (const room of [...this.rooms.values()]) room.close('server shutdown', DisconnectReason.SERVER_SHUTDOWN);
   }
 }

@@ -1,0 +1,758 @@
+// A participant in a room, as LiveKit's server sees it: identity and permissions from the token, the signalling
+// WebSocket, two peer connections (the client publishes on one and Kite offers its subscriptions on the other),
+// the tracks it publishes and the tracks it is subscribed to.
+import {
+  DataPacket,
+  DataPacket_Kind,
+  DisconnectReason,
+  LeaveRequest_Action,
+  ParticipantInfo_Kind,
+  ParticipantInfo_State,
+  RequestResponse_Reason,
+  SignalTarget,
+  TrackSource,
+  TrackType,
+  TypedEventEmitter,
+  VideoQuality,
+  newParticipantSid,
+  newTrackSid,
+  type AddTrackRequest,
+  type ParticipantInfo,
+  type ParticipantPermission,
+  type PartialMessage,
+  type ProtocolError,
+  type SignalRequest,
+  type SignalResponse,
+  type TrackInfo,
+  type UpdateTrackSettings,
+  type VideoLayer,
+} from '@kite/protocol';
+import { PublisherPeer, SubscriberPeer, type DownTrack, type IceOptions, type Receiver } from '@kite/sfu';
+import type { RTCDataChannel } from 'werift';
+import { parseTrackSource } from '@kite/server-sdk';
+import type { KiteConfig } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import type { ConnectParams } from './connectRequest.js';
+import { CloseCode, type SignalConnection } from './signalConnection.js';
+
+/** What a participant needs from its room (kept narrow so a participant can be tested without one). */
+export interface ParticipantRoom {
+  readonly name: string;
+  /** Queue a ParticipantUpdate about `p` for everyone (including `p` itself). */
+  participantChanged(p: Participant): void;
+  trackPublished(p: Participant, track: PublishedTrack): void;
+  trackUnpublished(p: Participant, track: PublishedTrack): void;
+  participantActive(p: Participant): void;
+  /** Resolves a track sid to its publisher and track (for subscriptions). */
+  findTrack(trackSid: string): { publisher: Participant; track: PublishedTrack } | undefined;
+  /** Routes a data packet from `p` to the other participants. */
+  forwardData(p: Participant, packet: DataPacket, kind: DataPacket_Kind): void;
+}
+
+export interface PublishedTrack {
+  info: TrackInfo;
+  /** The client's id for the track (AddTrackRequest.cid = the SDP msid track id). */
+  cid: string;
+  mid?: string;
+  receiver?: Receiver;
+  /** Media arrived: the track is visible to others. */
+  published: boolean;
+}
+
+interface Subscription {
+  trackSid: string;
+  publisher: Participant;
+  downTrack: DownTrack;
+}
+
+export interface ParticipantEvents {
+  closed: (p: Participant, reason: DisconnectReason) => void;
+}
+
+/** Seconds; the official client pings every interval and reconnects after timeout without an answer. */
+export const PING_INTERVAL = 5;
+export const PING_TIMEOUT = 15;
+/** How long a participant whose WebSocket dropped (without a leave) is kept before it is removed. */
+const SIGNAL_LOSS_GRACE_MS = 10_000;
+
+const LAYER_QUALITY_ORDER = [VideoQuality.LOW, VideoQuality.MEDIUM, VideoQuality.HIGH];
+
+export interface ParticipantOptions {
+  params: ConnectParams;
+  signal: SignalConnection;
+  room: ParticipantRoom;
+  config: KiteConfig;
+  ice: IceOptions;
+  log: Logger;
+}
+
+function permissionFromGrants(params: ConnectParams): ParticipantPermission {
+  const v = params.grants.video ?? {};
+  const canPublish = v.canPublish ?? true;
+  const sources = (v.canPublishSources ?? []).map(parseTrackSource).filter((s): s is TrackSource => s !== undefined);
+  return {
+    canSubscribe: v.canSubscribe ?? true,
+    canPublish,
+    canPublishData: v.canPublishData ?? canPublish,
+    canPublishSources: sources,
+    hidden: v.hidden ?? false,
+    recorder: v.recorder ?? false,
+    canUpdateMetadata: v.canUpdateOwnMetadata ?? false,
+    agent: v.agent ?? false,
+    canSubscribeMetrics: v.canSubscribeMetrics ?? false,
+    canManageAgentSession: v.canManageAgentSession ?? false,
+  };
+}
+
+function kindFromGrants(kind: unknown): ParticipantInfo_Kind {
+  switch (kind) {
+    case 'ingress':
+      return ParticipantInfo_Kind.INGRESS;
+    case 'egress':
+      return ParticipantInfo_Kind.EGRESS;
+    case 'sip':
+      return ParticipantInfo_Kind.SIP;
+    case 'agent':
+      return ParticipantInfo_Kind.AGENT;
+    default:
+      return ParticipantInfo_Kind.STANDARD;
+  }
+}
+
+export class Participant extends TypedEventEmitter<ParticipantEvents> {
+  readonly sid = newParticipantSid();
+  readonly identity: string;
+  readonly joinedAtMs = Date.now();
+  readonly protocol: number;
+  readonly clientProtocol: number;
+  readonly autoSubscribe: boolean;
+  readonly adaptiveStream: boolean;
+  name: string;
+  metadata: string;
+  attributes: Record<string, string>;
+  permission: ParticipantPermission;
+  readonly kind: ParticipantInfo_Kind;
+  state: ParticipantInfo_State = ParticipantInfo_State.JOINING;
+  /** Grows on every change to the participant's info; clients ignore updates with a lower version. */
+  version = 0;
+  disconnectReason: DisconnectReason = DisconnectReason.UNKNOWN_REASON;
+
+  private signal: SignalConnection;
+  private readonly room: ParticipantRoom;
+  private readonly config: KiteConfig;
+  private readonly log: Logger;
+  readonly publisher: PublisherPeer;
+  readonly subscriber: SubscriberPeer;
+  /** Published tracks by sid (including ones announced by AddTrack whose media has not arrived yet). */
+  readonly tracks = new Map<string, PublishedTrack>();
+  private readonly subscriptions = new Map<string, Subscription>();
+  /** The client's explicit subscribe/unsubscribe choices, which override auto-subscribe. */
+  private readonly subscriptionIntent = new Map<string, boolean>();
+  private readonly trackSettings = new Map<string, UpdateTrackSettings>();
+  /** Data channels the client opened on its publisher connection. */
+  private readonly publisherChannels = new Map<string, RTCDataChannel>();
+  private closed = false;
+  private leaveReceived = false;
+  private signalLostTimer: NodeJS.Timeout | undefined;
+  private readonly livenessTimer: NodeJS.Timeout;
+  private subscribedOnce = new Set<string>();
+  /** Last reliable data sequence number seen from this participant (for dedup and resume). */
+  lastReliableSeq = 0;
+
+  constructor(opts: ParticipantOptions) {
+    super();
+    const { params } = opts;
+    this.identity = params.identity;
+    this.protocol = params.protocol;
+    this.clientProtocol = params.clientProtocol;
+    this.autoSubscribe = params.autoSubscribe;
+    this.adaptiveStream = params.adaptiveStream;
+    this.name = params.grants.name ?? '';
+    this.metadata = params.grants.metadata ?? '';
+    this.attributes = { ...(params.grants.attributes ?? {}) };
+    this.permission = permissionFromGrants(params);
+    this.kind = kindFromGrants(params.grants.kind);
+    this.signal = opts.signal;
+    this.room = opts.room;
+    this.config = opts.config;
+    this.log = opts.log.child({ room: opts.room.name, participant: this.identity, sid: this.sid });
+    const media = { enabledCodecs: opts.config.room.enabled_codecs.map((c) => c.mime) };
+    const logLike = { debug: (o: object, m?: string) => this.log.debug(o, m), warn: (o: object, m?: string) => this.log.warn(o, m) };
+
+    this.publisher = new PublisherPeer({ media, ice: opts.ice, log: logLike, name: `${this.sid} publisher` });
+    this.publisher.transport.on('candidate', (c) => this.send({ trickle: { candidateInit: JSON.stringify(c), target: SignalTarget.PUBLISHER, final: false } }));
+    this.publisher.transport.on('connected', () => this.onTransportConnected('publisher'));
+    this.publisher.transport.on('failed', (reason) => this.onTransportFailed('publisher', reason));
+    this.publisher.transport.on('dataChannel', (ch) => this.onPublisherDataChannel(ch));
+
+    this.subscriber = new SubscriberPeer({
+      media,
+      ice: opts.ice,
+      log: logLike,
+      name: `${this.sid} subscriber`,
+      sendOffer: (sdp, id) => this.send({ offer: { type: 'offer', sdp, id, midToTrackId: {} } }),
+      dataChannels: [
+        { label: '_reliable', ordered: true },
+        { label: '_lossy', ordered: false, maxRetransmits: 0 },
+      ],
+    });
+    this.subscriber.onError = (err) => this.log.warn({ err: err.message }, 'subscriber negotiation failed');
+    this.subscriber.transport.on('candidate', (c) => this.send({ trickle: { candidateInit: JSON.stringify(c), target: SignalTarget.SUBSCRIBER, final: false } }));
+    this.subscriber.transport.on('connected', () => this.onTransportConnected('subscriber'));
+    this.subscriber.transport.on('failed', (reason) => this.onTransportFailed('subscriber', reason));
+    for (const ch of this.subscriber.dataChannels.values()) this.watchChannel(ch, 'subscriber');
+
+    this.livenessTimer = setInterval(() => this.checkLiveness(), 1000);
+    this.livenessTimer.unref();
+  }
+
+  get hidden(): boolean {
+    return this.permission.hidden;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** v0 clients (protocol > 2) make the subscriber connection primary when they can subscribe. */
+  get subscriberPrimary(): boolean {
+    return this.protocol > 2 && this.permission.canSubscribe;
+  }
+
+  get isPublisher(): boolean {
+    for (const t of this.tracks.values()) if (t.published) return true;
+    return false;
+  }
+
+  /** The participant's info as others see it. */
+  toProto(): ParticipantInfo {
+    return {
+      sid: this.sid,
+      identity: this.identity,
+      state: this.state,
+      tracks: [...this.tracks.values()].filter((t) => t.published).map((t) => ({ ...t.info })),
+      metadata: this.metadata,
+      joinedAt: Math.floor(this.joinedAtMs / 1000),
+      joinedAtMs: this.joinedAtMs,
+      name: this.name,
+      version: this.version,
+      permission: { ...this.permission, canPublishSources: [...this.permission.canPublishSources] },
+      region: this.config.region,
+      isPublisher: this.isPublisher,
+      kind: this.kind,
+      attributes: { ...this.attributes },
+      disconnectReason: this.disconnectReason,
+      kindDetails: [],
+      dataTracks: [],
+      clientProtocol: this.clientProtocol,
+      capabilities: [],
+    } as ParticipantInfo;
+  }
+
+  /** Records a change to this participant's info and tells the room. */
+  changed(): void {
+    this.version++;
+    if (!this.closed) this.room.participantChanged(this);
+  }
+
+  send(msg: PartialMessage<SignalResponse>): void {
+    if (!this.closed || msg.leave) this.signal.send(msg);
+  }
+
+  /** Called by the room once the JoinResponse went out. */
+  joined(): void {
+    this.state = ParticipantInfo_State.JOINED;
+    this.signal.attach({
+      onRequest: (req) => this.onSignal(req),
+      onMalformed: (err) => this.onMalformed(err),
+      onClose: (code, reason) => this.onSignalClosed(code, reason),
+    });
+    // v0: with the subscriber connection primary, the server offers at once (data channels, then tracks).
+    if (this.subscriberPrimary) this.subscriber.negotiate();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Signalling
+
+  private onSignal(req: SignalRequest): void {
+    if (this.closed) return;
+    try {
+      switch (req.message) {
+        case 'offer':
+          void this.onPublisherOffer(req.offer!.sdp, req.offer!.id);
+          break;
+        case 'answer':
+          void this.subscriber.handleAnswer(req.answer!.sdp, req.answer!.id).catch((err: Error) => this.refuse(`subscriber answer rejected: ${err.message}`));
+          break;
+        case 'trickle':
+          this.onTrickle(req.trickle!.candidateInit, req.trickle!.target);
+          break;
+        case 'addTrack':
+          this.onAddTrack(req.addTrack!);
+          break;
+        case 'mute':
+          this.setTrackMuted(req.mute!.sid, req.mute!.muted);
+          break;
+        case 'subscription':
+          this.onUpdateSubscription(req.subscription!.trackSids, req.subscription!.participantTracks, req.subscription!.subscribe);
+          break;
+        case 'trackSetting':
+          this.onTrackSettings(req.trackSetting!);
+          break;
+        case 'leave':
+          this.leaveReceived = true;
+          this.close(req.leave!.reason === DisconnectReason.UNKNOWN_REASON ? DisconnectReason.CLIENT_INITIATED : req.leave!.reason, false);
+          break;
+        case 'ping':
+          this.send({ pong: Date.now() });
+          break;
+        case 'pingReq':
+          this.send({ pongResp: { lastPingTimestamp: req.pingReq!.timestamp, timestamp: Date.now() } });
+          break;
+        case 'updateMetadata':
+          this.onUpdateMetadata(req.updateMetadata!);
+          break;
+        case 'updateLayers':
+          break; // deprecated; LiveKit ignores it too
+        case 'subscriptionPermission':
+        case 'syncState':
+        case 'simulate':
+        case 'updateAudioTrack':
+        case 'updateVideoTrack':
+          this.onOther(req);
+          break;
+        default:
+          this.send({ requestResponse: { reason: RequestResponse_Reason.UNSUPPORTED_TYPE, message: 'unsupported signal message' } });
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, message: req.message }, 'signal message failed');
+      this.send({ requestResponse: { reason: RequestResponse_Reason.UNCLASSIFIED_ERROR, message: (err as Error).message } });
+    }
+  }
+
+  /** A frame that is not a SignalRequest: the client is broken or hostile; tell it why and hang up. */
+  private onMalformed(err: ProtocolError): void {
+    this.log.warn({ err: err.message }, 'malformed signal message');
+    this.send({ leave: { reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.DISCONNECT, canReconnect: false } });
+    this.signal.close(CloseCode.invalidPayload, `malformed signal message: ${err.message}`);
+    this.close(DisconnectReason.STATE_MISMATCH, false);
+  }
+
+  /** Answers a request with an error without dropping the connection. */
+  private refuse(message: string, reason = RequestResponse_Reason.UNCLASSIFIED_ERROR): void {
+    this.log.debug({ message }, 'request refused');
+    this.send({ requestResponse: { reason, message } });
+  }
+
+  private onOther(req: SignalRequest): void {
+    if (req.message === 'updateAudioTrack' || req.message === 'updateVideoTrack') {
+      const u = req.updateAudioTrack ?? req.updateVideoTrack;
+      const t = u ? this.tracks.get(u.trackSid) : undefined;
+      if (!t) return;
+      if (req.updateVideoTrack) {
+        t.info.width = req.updateVideoTrack.width;
+        t.info.height = req.updateVideoTrack.height;
+      } else if (req.updateAudioTrack) {
+        t.info.audioFeatures = [...req.updateAudioTrack.features];
+      }
+      if (t.published) this.changed();
+    }
+    // subscription_permission, sync_state and simulate: see the connectivity and permissions code paths.
+  }
+
+  private onTrickle(candidateInit: string, target: SignalTarget): void {
+    let init: { candidate?: string; sdpMid?: string; sdpMLineIndex?: number; usernameFragment?: string };
+    try {
+      init = JSON.parse(candidateInit) as typeof init;
+    } catch {
+      this.refuse('trickle: candidateInit is not JSON');
+      return;
+    }
+    if (!init || typeof init.candidate !== 'string') return;
+    if (init.candidate === '') return; // end-of-candidates
+    const transport = target === SignalTarget.SUBSCRIBER ? this.subscriber.transport : this.publisher.transport;
+    transport.addRemoteCandidate({ candidate: init.candidate, sdpMid: init.sdpMid, sdpMLineIndex: init.sdpMLineIndex, usernameFragment: init.usernameFragment });
+  }
+
+  private async onPublisherOffer(sdp: string, id: number): Promise<void> {
+    let answer: string;
+    try {
+      answer = await this.publisher.answer(sdp);
+    } catch (err) {
+      this.refuse(`offer rejected: ${(err as Error).message}`);
+      return;
+    }
+    if (this.closed) return;
+    this.send({ answer: { type: 'answer', sdp: answer, id, midToTrackId: {} } });
+    this.matchTracksToMids();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Publishing
+
+  private onAddTrack(req: AddTrackRequest): void {
+    if (!this.permission.canPublish) {
+      this.send({ requestResponse: { reason: RequestResponse_Reason.NOT_ALLOWED, message: 'does not have permission to publish', addTrack: req } });
+      return;
+    }
+    const sources = this.permission.canPublishSources;
+    if (sources.length > 0 && !sources.includes(req.source)) {
+      this.send({ requestResponse: { reason: RequestResponse_Reason.NOT_ALLOWED, message: `not allowed to publish source ${TrackSource[req.source]}`, addTrack: req } });
+      return;
+    }
+    for (const t of this.tracks.values()) {
+      if (t.cid === req.cid || (req.sid && t.info.sid === req.sid)) {
+        this.send({ trackPublished: { cid: req.cid, track: { ...t.info } } });
+        return;
+      }
+    }
+    const isVideo = req.type === TrackType.VIDEO;
+    const layers: VideoLayer[] = [...req.layers].sort((a, b) => a.quality - b.quality);
+    const simulcastLayers = req.simulcastCodecs[0]?.layers.length ?? 0;
+    const info: TrackInfo = {
+      sid: newTrackSid(),
+      type: req.type,
+      name: req.name,
+      muted: req.muted,
+      width: req.width,
+      height: req.height,
+      simulcast: layers.length > 1 || simulcastLayers > 1,
+      disableDtx: req.disableDtx,
+      source: req.source,
+      layers,
+      mimeType: '',
+      mid: '',
+      codecs: req.simulcastCodecs.map((c) => ({
+        mimeType: c.codec ? `${isVideo ? 'video' : 'audio'}/${c.codec}` : '',
+        mid: '',
+        cid: c.cid,
+        layers: c.layers.length ? [...c.layers] : layers,
+        videoLayerMode: c.videoLayerMode,
+        sdpCid: c.cid,
+      })),
+      stereo: req.stereo,
+      disableRed: req.disableRed,
+      encryption: req.encryption,
+      stream: req.stream || (req.source === TrackSource.SCREEN_SHARE || req.source === TrackSource.SCREEN_SHARE_AUDIO ? 'screen' : 'camera'),
+      audioFeatures: [...req.audioFeatures],
+      backupCodecPolicy: req.backupCodecPolicy,
+      packetTrailerFeatures: [...req.packetTrailerFeatures],
+    } as TrackInfo;
+    this.tracks.set(info.sid, { info, cid: req.cid, published: false });
+    this.send({ trackPublished: { cid: req.cid, track: { ...info } } });
+    this.matchTracksToMids();
+  }
+
+  /** Binds announced tracks to the m-lines that carry them (by msid track id = cid), and notices stopped m-lines. */
+  private matchTracksToMids(): void {
+    const sections = this.publisher.publishedSections;
+    for (const t of this.tracks.values()) {
+      if (t.mid) {
+        if (!sections.some((s) => s.mid === t.mid)) this.unpublishTrack(t.info.sid, false);
+        continue;
+      }
+      const cids = new Set([t.cid, ...t.info.codecs.map((c) => c.cid).filter(Boolean)]);
+      const section = sections.find((s) => s.trackId !== undefined && cids.has(s.trackId));
+      if (!section) continue;
+      t.mid = section.mid;
+      t.info.mid = section.mid;
+      const codec = section.codecs[0];
+      if (codec) {
+        t.info.mimeType = codec.mime;
+        if (t.info.codecs.length === 0) t.info.codecs = [{ mimeType: codec.mime, mid: section.mid, cid: t.cid, layers: t.info.layers, videoLayerMode: 0, sdpCid: t.cid } as never];
+        else t.info.codecs[0]!.mimeType = codec.mime;
+        t.info.codecs[0]!.mid = section.mid;
+      }
+      if (section.rids.length > 1) t.info.simulcast = true;
+      const receiver = this.publisher.attachReceiver(section.mid, t.info.sid);
+      if (!receiver) continue;
+      t.receiver = receiver;
+      receiver.onFirstPacket = () => this.markPublished(t);
+    }
+  }
+
+  private markPublished(t: PublishedTrack): void {
+    if (t.published || this.closed) return;
+    t.published = true;
+    this.log.info({ track: t.info.sid, kind: TrackType[t.info.type], source: TrackSource[t.info.source] }, 'track published');
+    this.changed();
+    this.room.trackPublished(this, t);
+  }
+
+  setTrackMuted(trackSid: string, muted: boolean): TrackInfo | undefined {
+    const t = this.tracks.get(trackSid);
+    if (!t) return undefined;
+    if (t.info.muted !== muted) {
+      t.info.muted = muted;
+      if (t.published) this.changed();
+    }
+    return { ...t.info };
+  }
+
+  /** Server-side unpublish (permission revoked) or the client stopped sending on the m-line. */
+  unpublishTrack(trackSid: string, notifyClient: boolean): void {
+    const t = this.tracks.get(trackSid);
+    if (!t) return;
+    this.tracks.delete(trackSid);
+    if (t.mid) this.publisher.detachReceiver(t.mid);
+    if (notifyClient) this.send({ trackUnpublished: { trackSid } });
+    if (t.published) {
+      this.log.info({ track: trackSid }, 'track unpublished');
+      this.changed();
+      this.room.trackUnpublished(this, t);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Subscribing
+
+  /** Whether this participant should be subscribed to a track, given auto-subscribe and explicit choices. */
+  wantsTrack(trackSid: string): boolean {
+    const intent = this.subscriptionIntent.get(trackSid);
+    return intent ?? this.autoSubscribe;
+  }
+
+  subscribeTo(publisher: Participant, track: PublishedTrack): void {
+    if (this.closed || !this.permission.canSubscribe || !track.receiver || !track.published) return;
+    if (this.subscriptions.has(track.info.sid)) return;
+    // LiveKit's stream id: PA_xxx|<stream> for protocol > 9, else PA_xxx|TR_xxx; the msid track id is the track sid.
+    const streamId = this.protocol > 9 && track.info.stream ? `${publisher.sid}|${track.info.stream}` : `${publisher.sid}|${track.info.sid}`;
+    const downTrack = this.subscriber.subscribe(track.receiver, { streamId, trackId: track.info.sid });
+    this.subscriptions.set(track.info.sid, { trackSid: track.info.sid, publisher, downTrack });
+    this.applyTrackSettings(track.info.sid);
+    if (!publisher.subscribedOnce.has(track.info.sid)) {
+      publisher.subscribedOnce.add(track.info.sid);
+      publisher.send({ trackSubscribed: { trackSid: track.info.sid } });
+    }
+  }
+
+  unsubscribeFrom(trackSid: string): void {
+    const sub = this.subscriptions.get(trackSid);
+    if (!sub) return;
+    this.subscriptions.delete(trackSid);
+    this.subscriber.unsubscribe(sub.downTrack);
+  }
+
+  /** Every track of a publisher that left: drop the subscriptions. */
+  unsubscribeFromParticipant(publisher: Participant): void {
+    for (const sub of [...this.subscriptions.values()]) if (sub.publisher === publisher) this.unsubscribeFrom(sub.trackSid);
+  }
+
+  get subscribedTrackSids(): string[] {
+    return [...this.subscriptions.keys()];
+  }
+
+  downTrackFor(trackSid: string): DownTrack | undefined {
+    return this.subscriptions.get(trackSid)?.downTrack;
+  }
+
+  onUpdateSubscription(trackSids: string[], participantTracks: { participantSid: string; trackSids: string[] }[], subscribe: boolean): void {
+    const sids = new Set([...trackSids, ...participantTracks.flatMap((p) => p.trackSids)]);
+    for (const sid of sids) {
+      this.subscriptionIntent.set(sid, subscribe);
+      if (!subscribe) {
+        this.unsubscribeFrom(sid);
+        continue;
+      }
+      const found = this.room.findTrack(sid);
+      if (!found) {
+        this.send({ subscriptionResponse: { trackSid: sid, err: 2 /* SE_TRACK_NOTFOUND */ } });
+        continue;
+      }
+      if (found.publisher !== this) this.subscribeTo(found.publisher, found.track);
+    }
+  }
+
+  private onTrackSettings(s: UpdateTrackSettings): void {
+    for (const sid of s.trackSids) {
+      this.trackSettings.set(sid, s);
+      this.applyTrackSettings(sid);
+    }
+  }
+
+  /** Applies the subscriber's settings for a track (enabled, quality or dimensions) to its down track. */
+  private applyTrackSettings(trackSid: string): void {
+    const sub = this.subscriptions.get(trackSid);
+    if (!sub) return;
+    const dt = sub.downTrack;
+    const s = this.trackSettings.get(trackSid);
+    const info = sub.publisher.tracks.get(trackSid)?.info;
+    if (!s) {
+      // No settings yet: HIGH, or LOW for adaptive-stream subscribers until they report the element size.
+      if (this.adaptiveStream && info?.type === TrackType.VIDEO) dt.setMaxLayer(0);
+      return;
+    }
+    dt.setPaused(s.disabled || s.quality === VideoQuality.OFF);
+    if (info?.type !== TrackType.VIDEO) return;
+    dt.setMaxLayer(s.width > 0 || s.height > 0 ? layerForDimensions(info, s.width, s.height) : layerForQuality(s.quality));
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Metadata
+
+  private onUpdateMetadata(u: { metadata: string; name: string; attributes: Record<string, string>; requestId: number }): void {
+    if (!this.permission.canUpdateMetadata) {
+      this.send({ requestResponse: { requestId: u.requestId, reason: RequestResponse_Reason.NOT_ALLOWED, message: 'does not have permission to update own metadata', updateMetadata: u as never } });
+      return;
+    }
+    const limits = this.config.limit;
+    if (limits.max_metadata_size && Buffer.byteLength(u.metadata) > limits.max_metadata_size) {
+      this.send({ requestResponse: { requestId: u.requestId, reason: RequestResponse_Reason.LIMIT_EXCEEDED, message: 'metadata size exceeds limits', updateMetadata: u as never } });
+      return;
+    }
+    this.update({ metadata: u.metadata || undefined, name: u.name || undefined, attributes: Object.keys(u.attributes).length ? u.attributes : undefined });
+    if (this.protocol > 14) this.send({ requestResponse: { requestId: u.requestId, reason: RequestResponse_Reason.OK } });
+  }
+
+  /** Applies a metadata/name/attributes change (an empty attribute value deletes the key, as in LiveKit). */
+  update(change: { metadata?: string; name?: string; attributes?: Record<string, string> }): void {
+    let dirty = false;
+    if (change.metadata !== undefined && change.metadata !== this.metadata) {
+      this.metadata = change.metadata;
+      dirty = true;
+    }
+    if (change.name !== undefined && change.name !== this.name) {
+      this.name = change.name;
+      dirty = true;
+    }
+    if (change.attributes) {
+      for (const [k, v] of Object.entries(change.attributes)) {
+        if (v === '') {
+          if (k in this.attributes) {
+            delete this.attributes[k];
+            dirty = true;
+          }
+        } else if (this.attributes[k] !== v) {
+          this.attributes[k] = v;
+          dirty = true;
+        }
+      }
+    }
+    if (dirty) this.changed();
+  }
+
+  setPermission(permission: PartialMessage<ParticipantPermission>): void {
+    const before = this.permission;
+    this.permission = { ...before, ...(permission as ParticipantPermission), canPublishSources: [...((permission.canPublishSources as TrackSource[] | undefined) ?? before.canPublishSources)] };
+    if (before.canPublish && !this.permission.canPublish) {
+      for (const sid of [...this.tracks.keys()]) this.unpublishTrack(sid, true);
+    }
+    if (before.canSubscribe && !this.permission.canSubscribe) {
+      for (const sid of this.subscribedTrackSids) this.unsubscribeFrom(sid);
+    }
+    this.changed();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Data
+
+  private onPublisherDataChannel(ch: RTCDataChannel): void {
+    this.publisherChannels.set(ch.label, ch);
+    this.watchChannel(ch, 'publisher');
+  }
+
+  private watchChannel(ch: RTCDataChannel, side: 'publisher' | 'subscriber'): void {
+    ch.onMessage.subscribe((data) => {
+      if (this.closed || typeof data === 'string') return;
+      const kind = ch.label === '_lossy' ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
+      let packet: DataPacket;
+      try {
+        packet = DataPacket.decode(data);
+      } catch {
+        this.log.debug({ side, label: ch.label, size: data.length }, 'dropped undecodable data packet');
+        return;
+      }
+      if (!this.permission.canPublishData) return;
+      this.room.forwardData(this, packet, kind);
+    });
+  }
+
+  /** Sends an encoded DataPacket to this participant on the channel of its kind. */
+  sendData(bytes: Uint8Array, kind: DataPacket_Kind): void {
+    if (this.closed) return;
+    const label = kind === DataPacket_Kind.LOSSY ? '_lossy' : '_reliable';
+    const ch = this.subscriber.dataChannels.get(label) ?? this.publisherChannels.get(label);
+    if (!ch || ch.readyState !== 'open') return;
+    try {
+      ch.send(Buffer.from(bytes));
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'data send failed');
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Connection state
+
+  private onTransportConnected(which: 'publisher' | 'subscriber'): void {
+    const primary = this.subscriberPrimary ? 'subscriber' : 'publisher';
+    if (which === primary && this.state === ParticipantInfo_State.JOINED) {
+      this.state = ParticipantInfo_State.ACTIVE;
+      this.log.info({ via: which }, 'participant active');
+      this.changed();
+      this.room.participantActive(this);
+    }
+  }
+
+  private onTransportFailed(which: 'publisher' | 'subscriber', reason: string): void {
+    if (this.closed) return;
+    this.log.debug({ which, reason }, 'transport failed');
+    // With the signal connection gone too, the client is gone (e.g. the tab closed): no reason to wait.
+    if (this.signal.isClosed) this.close(DisconnectReason.CONNECTION_TIMEOUT, false);
+  }
+
+  private onSignalClosed(code: number, reason: string): void {
+    if (this.closed || this.leaveReceived) return;
+    this.log.info({ code, reason }, 'signal connection lost');
+    this.signalLostTimer = setTimeout(() => this.close(DisconnectReason.SIGNAL_CLOSE, false), SIGNAL_LOSS_GRACE_MS);
+    this.signalLostTimer.unref();
+  }
+
+  /** The client pings every PING_INTERVAL s; after PING_TIMEOUT s of silence its connection is dead. */
+  private checkLiveness(): void {
+    if (this.closed || this.signal.isClosed) return;
+    if (Date.now() - this.signal.lastSeen > PING_TIMEOUT * 1000) {
+      this.log.info('signal ping timeout');
+      this.signal.close(CloseCode.goingAway, 'ping timeout');
+      this.close(DisconnectReason.SIGNAL_CLOSE, false);
+    }
+  }
+
+  /**
+   * Removes the participant: tells the client why (unless it left by itself), closes both peer connections and
+   * the WebSocket. The room announces the departure.
+   */
+  close(reason: DisconnectReason, sendLeave = true): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.disconnectReason = reason;
+    this.state = ParticipantInfo_State.DISCONNECTED;
+    clearInterval(this.livenessTimer);
+    if (this.signalLostTimer) clearTimeout(this.signalLostTimer);
+    if (sendLeave && !this.signal.isClosed) {
+      this.signal.send({ leave: { canReconnect: false, reason, action: LeaveRequest_Action.DISCONNECT } });
+    }
+    this.signal.close(CloseCode.normal, DisconnectReason[reason] ?? 'closed');
+    for (const sid of this.subscribedTrackSids) this.unsubscribeFrom(sid);
+    void this.publisher.close();
+    void this.subscriber.close();
+    this.log.info({ reason: DisconnectReason[reason] }, 'participant left');
+    this.emit('closed', this, reason);
+  }
+}
+
+/** LOW/MEDIUM/HIGH → spatial layer 0/1/2. */
+function layerForQuality(q: VideoQuality): number {
+  const i = LAYER_QUALITY_ORDER.indexOf(q);
+  return i < 0 ? 2 : i;
+}
+
+/**
+ * The lowest layer whose height covers the requested height (×0.9 tolerance, short side for portrait), as LiveKit's
+ * GetQualityForDimension. Layer heights come from the track's announced layers, else 180/360/full.
+ */
+export function layerForDimensions(info: TrackInfo, width: number, height: number): number {
+  const heights = info.layers.length ? info.layers.map((l) => Math.min(l.width, l.height) || l.height) : [180, 360, Math.min(info.width, info.height) || 720];
+  const want = Math.min(width || height, height || width) * 0.9;
+  for (let i = 0; i < heights.length; i++) if (heights[i]! >= want) return i;
+  return heights.length - 1;
+}

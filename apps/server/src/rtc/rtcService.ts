@@ -1,0 +1,147 @@
+// The signalling endpoints: GET /rtc (WebSocket, LiveKit protocol v0), /rtc/validate, and /rtc/v1 answering 404
+// (without "requested room does not exist") so 2.x clients fall back to /rtc until single-PC mode exists.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import {
+  COMPATIBLE_SERVER_VERSION,
+  DisconnectReason,
+  LeaveRequest_Action,
+  PROTOCOL_VERSION,
+  ServerInfo_Edition,
+  SignalResponse,
+  type JoinResponse,
+  type PartialMessage,
+} from '@kite/protocol';
+import { KITE_CODECS, type IceOptions } from '@kite/sfu';
+import type { KiteConfig } from '../config/index.js';
+import type { KeyProvider } from '../auth/tokens.js';
+import type { Logger } from '../logger.js';
+import { redactUrl } from '../logger.js';
+import type { RoomManager } from '../rooms/roomManager.js';
+import { checkConnect, type ConnectParams } from './connectRequest.js';
+import { Participant, PING_INTERVAL, PING_TIMEOUT } from './participant.js';
+import { CloseCode, SignalConnection } from './signalConnection.js';
+
+export interface RtcServiceOptions {
+  config: KiteConfig;
+  keys: KeyProvider;
+  rooms: RoomManager;
+  ice: IceOptions;
+  log: Logger;
+  nodeId: string;
+}
+
+type Query = Record<string, string | undefined>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    kiteConnect?: ConnectParams;
+  }
+}
+
+export async function registerRtcService(app: FastifyInstance, opts: RtcServiceOptions): Promise<void> {
+  const { config, rooms, log } = opts;
+  await app.register(websocket, { options: { maxPayload: config.limit.signal_message_size_limit } });
+
+  /** The checks of validateInternal: token, grants, room existence and capacity. */
+  async function validate(req: FastifyRequest): Promise<{ ok: true; params: ConnectParams } | { ok: false; status: number; message: string }> {
+    const check = await checkConnect(req.query as Query, req.headers.authorization, opts.keys, req.headers['user-agent']);
+    if (!check.ok) return check;
+    const room = rooms.getRoom(check.params.roomName);
+    if (!room && !config.room.auto_create && !check.params.grants.video?.roomCreate) {
+      return { ok: false, status: 404, message: 'requested room does not exist' };
+    }
+    if (room?.isFull(check.params.identity)) return { ok: false, status: 503, message: 'room is full' };
+    return check;
+  }
+
+  const refuse = (reply: FastifyReply, status: number, message: string) =>
+    reply.code(status).header('access-control-allow-origin', '*').type('text/plain').send(message);
+
+  app.get('/rtc/validate', async (req, reply) => {
+    const v = await validate(req);
+    if (!v.ok) return refuse(reply, v.status, v.message);
+    return reply.header('access-control-allow-origin', '*').type('text/plain').send('success');
+  });
+
+  // Single-PC signalling is not served here: a 404 on the upgrade itself (never a 101 followed by a close) makes
+  // livekit-client and the Rust SDK fall back to /rtc.
+  app.route({
+    method: 'GET',
+    url: '/rtc/v1',
+    preValidation: async (_req, reply) => refuse(reply, 404, 'not found'),
+    handler: async (_req, reply) => refuse(reply, 404, 'not found'),
+    wsHandler: (socket) => socket.close(),
+  });
+  app.get('/rtc/v1/validate', async (_req, reply) => refuse(reply, 404, 'not found'));
+
+  app.route({
+    method: 'GET',
+    url: '/rtc',
+    preValidation: async (req, reply) => {
+      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return; // plain GET: 404 below, as LiveKit
+      const v = await validate(req);
+      if (!v.ok) {
+        log.info({ status: v.status, reason: v.message, url: redactUrl(req.url) }, 'signal connection refused');
+        return refuse(reply, v.status, v.message);
+      }
+      req.kiteConnect = v.params;
+    },
+    handler: async (_req, reply) => reply.code(404).type('text/plain').send(''),
+    wsHandler: (socket, req) => {
+      const params = req.kiteConnect!;
+      const signal = new SignalConnection(socket, log);
+      void startSession(signal, params, opts).catch((err: Error) => {
+        log.error({ err: err.message }, 'join failed');
+        signal.send({ leave: { reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT } });
+        signal.close(CloseCode.internalError, 'join failed');
+      });
+    },
+  });
+}
+
+async function startSession(signal: SignalConnection, params: ConnectParams, opts: RtcServiceOptions): Promise<void> {
+  const { config, rooms, log } = opts;
+  if (params.reconnect) {
+    // Resuming a session needs the participant's transports to survive; until then the client does a full rejoin.
+    signal.send({ leave: { canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT } });
+    signal.close(CloseCode.normal, 'state mismatch');
+    return;
+  }
+  const room = await rooms.getOrCreateRoom({ name: params.roomName });
+  if (room.isFull(params.identity)) {
+    signal.send({ leave: { reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT } });
+    signal.close(CloseCode.policyViolation, 'room is full');
+    return;
+  }
+  const participant = new Participant({ params, signal, room, config, ice: opts.ice, log });
+  room.join(participant, (others) => {
+    const join: PartialMessage<JoinResponse> = {
+      room: room.toProto(),
+      participant: participant.toProto(),
+      otherParticipants: others,
+      serverVersion: COMPATIBLE_SERVER_VERSION,
+      serverRegion: config.region,
+      iceServers: [],
+      subscriberPrimary: participant.subscriberPrimary,
+      pingInterval: PING_INTERVAL,
+      pingTimeout: PING_TIMEOUT,
+      serverInfo: {
+        edition: ServerInfo_Edition.Standard,
+        version: COMPATIBLE_SERVER_VERSION,
+        protocol: PROTOCOL_VERSION,
+        region: config.region,
+        nodeId: opts.nodeId,
+      },
+      enabledPublishCodecs: enabledPublishCodecs(config),
+      fastPublish: participant.permission.canPublish,
+    };
+    signal.send({ join } satisfies PartialMessage<SignalResponse>);
+  });
+}
+
+/** The room's codecs a client may publish with (RTX is implied). */
+function enabledPublishCodecs(config: KiteConfig): { mime: string; fmtpLine: string }[] {
+  const enabled = new Set(config.room.enabled_codecs.map((c) => c.mime.toLowerCase()));
+  return KITE_CODECS.filter((c) => enabled.size === 0 || enabled.has(c.mime.toLowerCase())).map((c) => ({ mime: c.mime, fmtpLine: '' }));
+}

@@ -1,0 +1,124 @@
+// Test driver around the official livekit-client: tests call window.t.* through page.evaluate.
+// Every room event is recorded in t.events with a timestamp; remote tracks are attached to media elements so the
+// browser really decodes them.
+import * as LK from '/lib/livekit-client/livekit-client.esm.mjs';
+
+const { Room, RoomEvent, Track } = LK;
+const media = document.getElementById('media');
+
+const t = {
+  LK,
+  room: undefined,
+  events: [],
+  log(name, detail = {}) {
+    t.events.push({ name, at: performance.now(), ...detail });
+  },
+  /** Connects; resolves with the join time in ms. */
+  async connect(url, token, roomOptions = {}, connectOptions = {}) {
+    const room = new Room(roomOptions);
+    t.room = room;
+    const who = (p) => p?.identity;
+    room
+      .on(RoomEvent.ParticipantConnected, (p) => t.log('ParticipantConnected', { identity: p.identity }))
+      .on(RoomEvent.ParticipantDisconnected, (p) => t.log('ParticipantDisconnected', { identity: p.identity }))
+      .on(RoomEvent.TrackPublished, (pub, p) => t.log('TrackPublished', { identity: who(p), sid: pub.trackSid, kind: pub.kind, source: pub.source }))
+      .on(RoomEvent.TrackUnpublished, (pub, p) => t.log('TrackUnpublished', { identity: who(p), sid: pub.trackSid, kind: pub.kind }))
+      .on(RoomEvent.TrackSubscribed, (track, pub, p) => {
+        t.log('TrackSubscribed', { identity: who(p), sid: pub.trackSid, kind: track.kind, source: pub.source });
+        const el = track.attach();
+        el.dataset.sid = pub.trackSid;
+        el.dataset.identity = p.identity;
+        if (track.kind === 'video') el.muted = true;
+        media.appendChild(el);
+      })
+      .on(RoomEvent.TrackUnsubscribed, (track, pub, p) => {
+        t.log('TrackUnsubscribed', { identity: who(p), sid: pub.trackSid, kind: track.kind });
+        track.detach().forEach((el) => el.remove());
+      })
+      .on(RoomEvent.TrackMuted, (pub, p) => t.log('TrackMuted', { identity: who(p), sid: pub.trackSid }))
+      .on(RoomEvent.TrackUnmuted, (pub, p) => t.log('TrackUnmuted', { identity: who(p), sid: pub.trackSid }))
+      .on(RoomEvent.ParticipantMetadataChanged, (old, p) => t.log('ParticipantMetadataChanged', { identity: who(p), metadata: p.metadata }))
+      .on(RoomEvent.ParticipantNameChanged, (name, p) => t.log('ParticipantNameChanged', { identity: who(p), name }))
+      .on(RoomEvent.ParticipantAttributesChanged, (changed, p) => t.log('ParticipantAttributesChanged', { identity: who(p), changed }))
+      .on(RoomEvent.ParticipantPermissionsChanged, (prev, p) => t.log('ParticipantPermissionsChanged', { identity: who(p), permissions: p.permissions && LK.ParticipantPermission ? { canPublish: p.permissions.canPublish, canSubscribe: p.permissions.canSubscribe, canPublishData: p.permissions.canPublishData } : undefined }))
+      .on(RoomEvent.RoomMetadataChanged, (md) => t.log('RoomMetadataChanged', { metadata: md }))
+      .on(RoomEvent.ActiveSpeakersChanged, (speakers) => t.log('ActiveSpeakersChanged', { speakers: speakers.map((s) => s.identity) }))
+      .on(RoomEvent.ConnectionQualityChanged, (q, p) => t.log('ConnectionQualityChanged', { identity: who(p), quality: q }))
+      .on(RoomEvent.DataReceived, (payload, p, kind, topic) =>
+        t.log('DataReceived', { identity: who(p), kind, topic, text: new TextDecoder().decode(payload), size: payload.byteLength }),
+      )
+      .on(RoomEvent.Reconnecting, () => t.log('Reconnecting'))
+      .on(RoomEvent.SignalReconnecting, () => t.log('SignalReconnecting'))
+      .on(RoomEvent.Reconnected, () => t.log('Reconnected'))
+      .on(RoomEvent.Disconnected, (reason) => t.log('Disconnected', { reason }))
+      .on(RoomEvent.LocalTrackPublished, (pub) => t.log('LocalTrackPublished', { sid: pub.trackSid, kind: pub.kind, source: pub.source }))
+      .on(RoomEvent.LocalTrackUnpublished, (pub) => t.log('LocalTrackUnpublished', { sid: pub.trackSid }))
+      .on(RoomEvent.MediaDevicesError, (e) => t.log('MediaDevicesError', { message: e.message }));
+    const start = performance.now();
+    await room.connect(url, token, connectOptions);
+    t.log('Connected', { sid: room.localParticipant.sid });
+    return performance.now() - start;
+  },
+  /** Waits until an event matching name (and fields) is recorded after `since`. */
+  async waitEvent(name, match = {}, timeoutMs = 15000, since = 0) {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const e = t.events.find((e) => e.name === name && e.at >= since && Object.entries(match).every(([k, v]) => e[k] === v));
+      if (e) return e;
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${name} ${JSON.stringify(match)}; got ${t.events.map((e) => e.name).join(',')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  },
+  remoteTrack(identity, kind, source) {
+    const p = t.room?.remoteParticipants.get(identity);
+    if (!p) return undefined;
+    for (const pub of p.trackPublications.values()) {
+      if (pub.kind === kind && (!source || pub.source === source) && pub.track) return pub.track;
+    }
+    return undefined;
+  },
+  /** inbound-rtp stats of a remote track: framesDecoded, bytesReceived, packetsReceived, frameWidth, freezeCount… */
+  async inbound(identity, kind, source) {
+    const track = t.remoteTrack(identity, kind, source);
+    if (!track?.receiver) return undefined;
+    const report = await track.receiver.getStats();
+    for (const s of report.values()) {
+      if (s.type === 'inbound-rtp') {
+        return {
+          framesDecoded: s.framesDecoded ?? 0,
+          framesReceived: s.framesReceived ?? 0,
+          frameWidth: s.frameWidth ?? 0,
+          frameHeight: s.frameHeight ?? 0,
+          bytesReceived: s.bytesReceived ?? 0,
+          packetsReceived: s.packetsReceived ?? 0,
+          packetsLost: s.packetsLost ?? 0,
+          nackCount: s.nackCount ?? 0,
+          pliCount: s.pliCount ?? 0,
+          freezeCount: s.freezeCount ?? 0,
+          totalFreezesDuration: s.totalFreezesDuration ?? 0,
+          audioLevel: s.audioLevel,
+          codec: s.codecId,
+        };
+      }
+    }
+    return undefined;
+  },
+  /** The selected ICE candidate pair of a peer connection ('publisher' | 'subscriber'). */
+  async selectedPair(which = 'subscriber') {
+    const engine = t.room?.engine;
+    const pc = which === 'publisher' ? engine?.pcManager?.publisher?.getPC?.() ?? engine?.pcManager?.publisher?._pc : engine?.pcManager?.subscriber?.getPC?.() ?? engine?.pcManager?.subscriber?._pc;
+    if (!pc) return undefined;
+    const report = await pc.getStats();
+    let pairId;
+    for (const s of report.values()) if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    const pair = pairId && report.get(pairId);
+    if (!pair) return undefined;
+    const local = report.get(pair.localCandidateId);
+    const remote = report.get(pair.remoteCandidateId);
+    return { local: { type: local?.candidateType, protocol: local?.protocol, relayProtocol: local?.relayProtocol }, remote: { type: remote?.candidateType, protocol: remote?.protocol, address: remote?.address, port: remote?.port } };
+  },
+};
+
+window.t = t;
+window.LK = LK;
+window.ready = true;
