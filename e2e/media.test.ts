@@ -49,9 +49,26 @@ describe('camera and microphone through Kite', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     console.log(`[e2e] bob video after ${Date.now() - t0} ms:`, v);
+    if (!v || v.framesDecoded <= 30) {
+      console.log('[e2e] bob events', JSON.stringify(await bob.evaluate(() => (window as any).t.events.map((e: any) => [e.name, e.identity, e.kind, Math.round(e.at)]))));
+      console.log('[e2e] server', kite.logs().split('\n').filter((l) => /track|active|left|failed|refused|error|warn/i.test(l)).join('\n'));
+    }
     expect(v.framesDecoded).toBeGreaterThan(30);
-    const a = await stats(bob, 'alice', 'audio');
+    let a: any;
+    for (let i = 0; i < 20 && !(a?.packetsReceived > 10); i++) {
+      a = await stats(bob, 'alice', 'audio');
+      await new Promise((r) => setTimeout(r, 250));
+    }
     console.log('[e2e] bob audio:', a);
+    if (!a) {
+      const room = kite.server.rooms.getRoom('e2e')!;
+      for (const p of room.allParticipants()) {
+        console.log('[diag]', p.identity, 'pub', JSON.stringify(p.publisher.transport.counters), 'sub', JSON.stringify(p.subscriber.transport.counters));
+        for (const t of p.tracks.values()) console.log('[diag]  track', t.info.sid, t.info.type, 'mid', t.mid, 'pkts', t.receiver?.packets, 'sinks', t.receiver?.sinkCount);
+        for (const dt of p.subscriber.downTracks) console.log('[diag]  dt', dt.receiver.kind, 'ready', dt.isReady, 'ssrc', dt.ssrc, JSON.stringify(dt.stats), 'mid', dt.transceiver.mid, dt.transceiver.direction);
+      }
+      console.log('[diag] bob sdp', await bob.evaluate(() => (window as any).t.room.engine.pcManager.subscriber._pc.currentRemoteDescription.sdp));
+    }
     expect(a.packetsReceived).toBeGreaterThan(10);
   });
 });

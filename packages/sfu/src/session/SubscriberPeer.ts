@@ -29,6 +29,8 @@ interface Slot {
   downTrack?: DownTrack;
   /** Waiting for the answer that negotiates it. */
   pending: boolean;
+  /** Bumped on every change; an answer settles a slot only if it negotiated the slot's latest revision. */
+  rev: number;
 }
 
 /** How long to wait for an answer before offering again anyway. */
@@ -50,6 +52,8 @@ export class SubscriberPeer {
   private answerTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private iceRestartRequested = false;
+  /** The slot revisions the offer in flight carries. */
+  private inFlight: [Slot, number][] = [];
   /** Called with any error negotiation throws (logged by the owner). */
   onError: ((err: Error) => void) | undefined;
 
@@ -82,7 +86,7 @@ export class SubscriberPeer {
     let slot = this.slots.find((s) => s.kind === receiver.kind && !s.downTrack && !s.pending);
     const fresh = !slot;
     if (!slot) {
-      slot = { transceiver: this.transport.addSendTransceiver(receiver.kind), kind: receiver.kind, pending: true };
+      slot = { transceiver: this.transport.addSendTransceiver(receiver.kind), kind: receiver.kind, pending: true, rev: 0 };
       this.slots.push(slot);
     }
     const t = slot.transceiver;
@@ -99,6 +103,7 @@ export class SubscriberPeer {
     const dt = new DownTrack(receiver, this.transport, t);
     slot.downTrack = dt;
     slot.pending = true;
+    slot.rev++;
     receiver.addSink(dt);
     this.scheduleNegotiation();
     return dt;
@@ -112,6 +117,7 @@ export class SubscriberPeer {
     if (!slot) return;
     slot.downTrack = undefined;
     slot.pending = true;
+    slot.rev++;
     slot.transceiver.setDirection('inactive');
     this.scheduleNegotiation();
   }
@@ -142,6 +148,7 @@ export class SubscriberPeer {
     this.dirty = false;
     const iceRestart = this.iceRestartRequested;
     this.iceRestartRequested = false;
+    this.inFlight = this.slots.map((s) => [s, s.rev]);
     try {
       const sdp = await this.transport.offer({ iceRestart });
       if (this.closed) return;
@@ -170,12 +177,13 @@ export class SubscriberPeer {
     } finally {
       this.awaitingAnswer = false;
     }
-    for (const slot of this.slots) {
-      if (!slot.pending) continue;
+    for (const [slot, rev] of this.inFlight) {
+      if (slot.rev !== rev) continue; // changed after that offer was made: the next offer carries it
       slot.pending = false;
       const dt = slot.downTrack;
-      if (dt && !dt.isClosed && dt.bind()) this.rtcp.add(dt);
+      if (dt && !dt.isClosed && !dt.isReady && dt.bind()) this.rtcp.add(dt);
     }
+    this.inFlight = [];
     if (this.dirty) this.scheduleNegotiation();
   }
 

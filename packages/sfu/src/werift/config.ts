@@ -94,6 +94,12 @@ export interface IceOptions {
   candidateAllowList?: string[];
   portRange?: [number, number];
   iceServers?: { urls: string; username?: string; credential?: string }[];
+  /**
+   * ICE-lite (default true, as LiveKit): the client's full ICE agent controls and nominates. Needed with browsers
+   * that only reveal mDNS (.local) host candidates: Kite ignores those and learns the peer-reflexive address from the
+   * browser's own checks.
+   */
+  iceLite?: boolean;
 }
 
 /** RTCPeerConnection options for one Kite transport. */
@@ -101,6 +107,7 @@ export function peerConnectionConfig(media: MediaConfig, ice: IceOptions): Const
   const bind = ice.bindAddresses?.[0];
   return {
     iceServers: ice.iceServers ?? [],
+    iceLite: ice.iceLite ?? true,
     bundlePolicy: 'max-bundle',
     iceUseTcp: false,
     iceUseIpv6: false,
