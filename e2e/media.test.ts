@@ -1,9 +1,12 @@
-// The official livekit-client in Debian's Chromium publishes and subscribes through Kite.
+// Join and media with the official livekit-client in Debian's Chromium: camera, microphone and screen share reach
+// the others through Kite; mute, unpublish, leave and moderation show up as LiveKit's events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, newParticipantPage } from './harness/browser.js';
+import type { Browser } from 'playwright-core';
+import { RoomServiceClient, DataPacket_Kind } from 'livekit-server-sdk';
+import { launchChromium } from './harness/browser.js';
 import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, type E2eServer } from './harness/kite.js';
+import { startKite, API_KEY, API_SECRET, type E2eServer } from './harness/kite.js';
+import { evalRoom, joinRoom, pageNow, waitEvent, waitInbound, type Participant } from './harness/lk.js';
 
 let kite: E2eServer;
 let web: StaticServer;
@@ -18,57 +21,165 @@ afterAll(async () => {
   await kite?.close();
 });
 
-async function join(identity: string, room = 'e2e', roomOptions: object = {}): Promise<Page> {
-  const { page } = await newParticipantPage(browser, `${web.url}/lk.html`);
-  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-  const token = await kite.token(identity, { room });
-  const ms = await page.evaluate(([url, t, o]) => (window as any).t.connect(url, t, o), [kite.wsUrl, token, roomOptions] as const);
-  console.log(`[e2e] ${identity} joined in ${Math.round(ms as number)} ms`);
-  return page;
+async function join(identity: string, room: string, roomOptions: object = {}): Promise<Participant> {
+  const p = await joinRoom(browser, `${web.url}/lk.html`, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions);
+  console.log(`[e2e] ${identity} joined ${room} in ${Math.round(p.joinMs)} ms`);
+  return p;
 }
 
-const stats = (page: Page, identity: string, kind: 'video' | 'audio', source?: string) =>
-  page.evaluate(([i, k, s]) => (window as any).t.inbound(i, k, s), [identity, kind, source] as const);
+async function publishCameraAndMic(p: Participant) {
+  await evalRoom(p.page, 'await room.localParticipant.setCameraEnabled(true); await room.localParticipant.setMicrophoneEnabled(true);');
+}
 
-describe('camera and microphone through Kite', () => {
-  it('alice publishes, bob receives decoded video and audio packets', async () => {
-    const alice = await join('alice');
-    const bob = await join('bob');
+function trackSid(p: Participant, source: string): Promise<string> {
+  return evalRoom(p.page, `for (const pub of room.localParticipant.trackPublications.values()) if (pub.source === '${source}') return pub.trackSid;`);
+}
+
+describe('camera, microphone and screen share', () => {
+  it('bob decodes alice camera (> 30 frames within 15 s) and receives her audio; a later joiner gets both', async () => {
+    const room = 'media-1';
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
     const t0 = Date.now();
-    await alice.evaluate(async () => {
-      const room = (window as any).t.room;
-      await room.localParticipant.setCameraEnabled(true);
-      await room.localParticipant.setMicrophoneEnabled(true);
-    });
-    await bob.evaluate(() => (window as any).t.waitEvent('TrackSubscribed', { identity: 'alice', kind: 'video' }, 20000));
-    await bob.evaluate(() => (window as any).t.waitEvent('TrackSubscribed', { identity: 'alice', kind: 'audio' }, 20000));
-    let v: any;
-    for (let i = 0; i < 60; i++) {
-      v = await stats(bob, 'alice', 'video');
-      if (v && v.framesDecoded > 30) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    console.log(`[e2e] bob video after ${Date.now() - t0} ms:`, v);
-    if (!v || v.framesDecoded <= 30) {
-      console.log('[e2e] bob events', JSON.stringify(await bob.evaluate(() => (window as any).t.events.map((e: any) => [e.name, e.identity, e.kind, Math.round(e.at)]))));
-      console.log('[e2e] server', kite.logs().split('\n').filter((l) => /track|active|left|failed|refused|error|warn/i.test(l)).join('\n'));
-    }
-    expect(v.framesDecoded).toBeGreaterThan(30);
-    let a: any;
-    for (let i = 0; i < 20 && !(a?.packetsReceived > 10); i++) {
-      a = await stats(bob, 'alice', 'audio');
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    console.log('[e2e] bob audio:', a);
-    if (!a) {
-      const room = kite.server.rooms.getRoom('e2e')!;
-      for (const p of room.allParticipants()) {
-        console.log('[diag]', p.identity, 'pub', JSON.stringify(p.publisher.transport.counters), 'sub', JSON.stringify(p.subscriber.transport.counters));
-        for (const t of p.tracks.values()) console.log('[diag]  track', t.info.sid, t.info.type, 'mid', t.mid, 'pkts', t.receiver?.packets, 'sinks', t.receiver?.sinkCount);
-        for (const dt of p.subscriber.downTracks) console.log('[diag]  dt', dt.receiver.kind, 'ready', dt.isReady, 'ssrc', dt.ssrc, JSON.stringify(dt.stats), 'mid', dt.transceiver.mid, dt.transceiver.direction);
-      }
-      console.log('[diag] bob sdp', await bob.evaluate(() => (window as any).t.room.engine.pcManager.subscriber._pc.currentRemoteDescription.sdp));
-    }
-    expect(a.packetsReceived).toBeGreaterThan(10);
+    await publishCameraAndMic(alice);
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'video' }, 15_000);
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'audio' }, 15_000);
+    const first = await waitInbound(bob.page, 'alice', 'video', (s) => s.framesDecoded > 0);
+    const video = await waitInbound(bob.page, 'alice', 'video', (s) => s.framesDecoded > 30, 15_000);
+    console.log(`[e2e] publish → first decoded frame at bob: ${Date.now() - t0 - video.ms + first.ms} ms; 30 frames after ${Date.now() - t0} ms; ${video.stats.frameWidth}x${video.stats.frameHeight}`);
+    expect(video.stats.framesDecoded).toBeGreaterThan(30);
+    const audio = await waitInbound(bob.page, 'alice', 'audio', (s) => s.packetsReceived > 10);
+    expect(audio.stats.bytesReceived).toBeGreaterThan(0);
+
+    // carol joins after the tracks were published and gets both
+    const tCarol = Date.now();
+    const carol = await join('carol', room);
+    await waitEvent(carol.page, 'TrackSubscribed', { identity: 'alice', kind: 'video' });
+    await waitEvent(carol.page, 'TrackSubscribed', { identity: 'alice', kind: 'audio' });
+    const cv = await waitInbound(carol.page, 'alice', 'video', (s) => s.framesDecoded > 0);
+    console.log(`[e2e] join → first remote frame (late joiner carol): ${Date.now() - tCarol} ms`);
+    expect(cv.stats.framesDecoded).toBeGreaterThan(0);
+    await waitInbound(carol.page, 'alice', 'audio', (s) => s.packetsReceived > 10);
+    for (const p of [alice, bob, carol]) await p.context.close();
+  });
+
+  it("alice's screen share reaches bob", async () => {
+    const room = 'media-2';
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
+    await evalRoom(alice.page, 'await room.localParticipant.setScreenShareEnabled(true);');
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'video', source: 'screen_share' });
+    const s = await waitInbound(bob.page, 'alice', 'video', (x) => x.framesDecoded > 10, 15_000, 'screen_share');
+    console.log(`[e2e] screen share at bob: ${s.stats.frameWidth}x${s.stats.frameHeight}, ${s.stats.framesDecoded} frames`);
+    for (const p of [alice, bob]) await p.context.close();
+  });
+});
+
+describe('track state and leaving', () => {
+  it('mute and unmute reach bob; unpublish removes the track', async () => {
+    const room = 'media-3';
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
+    await publishCameraAndMic(alice);
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'video' });
+    const micSid = await trackSid(alice, 'microphone');
+    let since = await pageNow(bob.page);
+    await evalRoom(alice.page, 'await room.localParticipant.setMicrophoneEnabled(false);');
+    await waitEvent(bob.page, 'TrackMuted', { identity: 'alice', sid: micSid }, 5000, since);
+    since = await pageNow(bob.page);
+    await evalRoom(alice.page, 'await room.localParticipant.setMicrophoneEnabled(true);');
+    await waitEvent(bob.page, 'TrackUnmuted', { identity: 'alice', sid: micSid }, 5000, since);
+    const camSid = await trackSid(alice, 'camera');
+    since = await pageNow(bob.page);
+    await evalRoom(alice.page, `const pub = room.localParticipant.getTrackPublication(LK.Track.Source.Camera); await room.localParticipant.unpublishTrack(pub.track);`);
+    await waitEvent(bob.page, 'TrackUnpublished', { identity: 'alice', sid: camSid }, 10_000, since);
+    for (const p of [alice, bob]) await p.context.close();
+  });
+
+  it('disconnect() is seen by bob within 3 s; a closed tab within 20 s', async () => {
+    const room = 'media-4';
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
+    const carol = await join('carol', room);
+    await publishCameraAndMic(alice);
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'video' });
+
+    let since = await pageNow(bob.page);
+    let t = Date.now();
+    await evalRoom(alice.page, 'await room.disconnect();');
+    await waitEvent(bob.page, 'ParticipantDisconnected', { identity: 'alice' }, 3000, since);
+    console.log(`[e2e] disconnect() → ParticipantDisconnected at bob: ${Date.now() - t} ms`);
+
+    await waitEvent(bob.page, 'ParticipantConnected', { identity: 'carol' }, 5000).catch(() => undefined);
+    since = await pageNow(bob.page);
+    t = Date.now();
+    await carol.context.close(); // the tab goes away without a word
+    await waitEvent(bob.page, 'ParticipantDisconnected', { identity: 'carol' }, 20_000, since);
+    const closedMs = Date.now() - t;
+    console.log(`[e2e] closed tab → ParticipantDisconnected at bob: ${closedMs} ms`);
+    expect(closedMs).toBeLessThan(20_000);
+    for (const p of [alice, bob]) await p.context.close();
+  });
+});
+
+describe('moderation through RoomService (official livekit-server-sdk)', () => {
+  it('list/get show live participants and tracks; mute, update, subscriptions, send data and remove act on the browsers', async () => {
+    const room = 'media-5';
+    const api = new RoomServiceClient(kite.httpUrl, API_KEY, API_SECRET);
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
+    const carol = await join('carol', room);
+    await publishCameraAndMic(alice);
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'video' });
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'audio' });
+
+    const listed = await api.listParticipants(room);
+    expect(listed.map((p) => p.identity).sort()).toEqual(['alice', 'bob', 'carol']);
+    const a = await api.getParticipant(room, 'alice');
+    expect(a.sid).toMatch(/^PA_/);
+    expect(a.tracks.length).toBe(2);
+    const cam = a.tracks.find((t) => t.type === 1)!;
+    const mic = a.tracks.find((t) => t.type === 0)!;
+    expect(cam.sid).toMatch(/^TR_/);
+    expect(cam.muted).toBe(false);
+
+    // MutePublishedTrack: bob sees TrackMuted, alice's own client mutes the track
+    let since = await pageNow(bob.page);
+    const muted = await api.mutePublishedTrack(room, 'alice', mic.sid, true);
+    expect(muted.muted).toBe(true);
+    await waitEvent(bob.page, 'TrackMuted', { identity: 'alice', sid: mic.sid }, 5000, since);
+    expect(await evalRoom(alice.page, `return room.localParticipant.getTrackPublication(LK.Track.Source.Microphone).isMuted;`)).toBe(true);
+    expect((await api.getParticipant(room, 'alice')).tracks.find((t) => t.sid === mic.sid)?.muted).toBe(true);
+
+    // UpdateParticipant: metadata and name reach everyone
+    since = await pageNow(bob.page);
+    const updated = await api.updateParticipant(room, 'alice', { metadata: '{"role":"host"}', name: 'Alice A.' });
+    expect(updated.metadata).toBe('{"role":"host"}');
+    await waitEvent(bob.page, 'ParticipantMetadataChanged', { identity: 'alice', metadata: '{"role":"host"}' }, 5000, since);
+    await waitEvent(bob.page, 'ParticipantNameChanged', { identity: 'alice', newName: 'Alice A.' }, 5000, since);
+
+    // UpdateSubscriptions: bob is unsubscribed from alice's camera, then subscribed again
+    since = await pageNow(bob.page);
+    await api.updateSubscriptions(room, 'bob', [cam.sid], false);
+    await waitEvent(bob.page, 'TrackUnsubscribed', { identity: 'alice', sid: cam.sid }, 10_000, since);
+    since = await pageNow(bob.page);
+    await api.updateSubscriptions(room, 'bob', [cam.sid], true);
+    await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', sid: cam.sid }, 10_000, since);
+
+    // SendData from the server reaches the browsers (no sender)
+    since = await pageNow(bob.page);
+    await api.sendData(room, new TextEncoder().encode('hello from the server'), DataPacket_Kind.RELIABLE, { topic: 'news' });
+    const got = await waitEvent(bob.page, 'DataReceived', { topic: 'news' }, 10_000, since);
+    expect(got.text).toBe('hello from the server');
+
+    // RemoveParticipant: carol is told why, the others see her leave
+    since = await pageNow(bob.page);
+    const carolSince = await pageNow(carol.page);
+    await api.removeParticipant(room, 'carol');
+    const d = await waitEvent(carol.page, 'Disconnected', {}, 5000, carolSince);
+    expect(d.reason).toBe(4); // PARTICIPANT_REMOVED
+    await waitEvent(bob.page, 'ParticipantDisconnected', { identity: 'carol' }, 5000, since);
+    expect((await api.listParticipants(room)).map((p) => p.identity).sort()).toEqual(['alice', 'bob']);
+    for (const p of [alice, bob]) await p.context.close();
   });
 });
