@@ -7,7 +7,7 @@ import { SrtcpContext, SrtpContext, isSupportedProfile, profileParams, type Srtp
 import { applyWeriftPatches } from '../werift/patches.js';
 import { SRTP_PROFILE_PREFERENCE, applyExtensionIds, peerConnectionConfig, type IceOptions, type MediaConfig } from '../werift/config.js';
 import { dtlsInternal, senderInternal, type Address, type CandidatePairInternal, type DtlsTransportInternal } from '../werift/internals.js';
-import { candidateAddress, filterCandidates } from './sdp.js';
+import { candidateAddress, filterCandidates, stripTransportCc } from './sdp.js';
 
 export interface IceCandidateInit {
   candidate: string;
@@ -126,7 +126,7 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
       this.onRemoteDescription();
       await this.pc.setLocalDescription(await this.pc.createAnswer());
       this.watchDtls();
-      return filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate);
+      return stripTransportCc(filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate));
     });
   }
 

@@ -68,3 +68,14 @@ export function candidateAddress(candidate: string): string | undefined {
   const parts = candidate.replace(/^a=/, '').split(' ');
   return parts[4];
 }
+
+/**
+ * Removes transport-wide congestion control from an SDP (the header extension and the rtcp-fb), so the client never
+ * relies on werift's TWCC feedback, which is wrong and drags Chrome's bandwidth estimate down (werift-gaps.md).
+ */
+export function stripTransportCc(sdp: string): string {
+  return sdp
+    .split('\r\n')
+    .filter((l) => !(l.startsWith('a=extmap:') && l.includes('transport-wide-cc')) && !/^a=rtcp-fb:\S+ transport-cc/.test(l))
+    .join('\r\n');
+}

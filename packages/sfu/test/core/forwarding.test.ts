@@ -16,7 +16,9 @@ async function setup(opts: { publisherLoss?: number; subscriberLoss?: number } =
   // Publisher side: the client offers a send-only video m-line; Kite answers.
   const pubClient = clientPc(opts.publisherLoss ? { debug: { outboundPacketLoss: weriftLoss(opts.publisherLoss) } } : {});
   const track = new MediaStreamTrack({ kind: 'video' });
-  pubClient.addTransceiver(track, { direction: 'sendonly' });
+  const gen = new Vp8Generator(96, 3, 1000);
+  const transceiver = pubClient.addTransceiver(track, { direction: 'sendonly' });
+  transceiver.sender.onPictureLossIndication.subscribe(() => gen.requestKeyframe());
   const publisher = new PublisherPeer({ media: {}, ice: LOOPBACK_ICE, name: 'pub' });
   cleanup.push(() => pubClient.close(), () => publisher.close());
   await pubClient.setLocalDescription(await pubClient.createOffer());
@@ -53,7 +55,7 @@ async function setup(opts: { publisherLoss?: number; subscriberLoss?: number } =
   await subscriber.handleAnswer(subClient.localDescription!.sdp, offer!.id);
 
   await waitFor(() => publisher.transport.isConnected && subscriber.transport.isConnected, 10_000, 'both transports connected');
-  return { pubClient, track, publisher, receiver, subscriber, subClient, dt, received, ssrc: () => ssrcSeen };
+  return { pubClient, track, gen, publisher, receiver, subscriber, subClient, dt, received, ssrc: () => ssrcSeen };
 }
 
 describe('forwarding through the media core', () => {
@@ -77,17 +79,22 @@ describe('forwarding through the media core', () => {
 
   it('repairs publisher-side and subscriber-side loss with NACK (0 frames lost after repair)', async () => {
     const s = await setup({ publisherLoss: 10, subscriberLoss: 10 });
-    const gen = new Vp8Generator(96, 3, 1000);
+    const gen = s.gen;
     const frames = 150;
-    for (let i = 0; i < frames; i++) {
+    // Loss is only detectable when a later packet arrives: keep the stream going past the frames we count.
+    for (let i = 0; i < frames + 15; i++) {
       for (const p of gen.nextFrame()) s.track.writeRtp(p);
       await new Promise((r) => setTimeout(r, 20));
     }
     // Unique (frame, packet) pairs received, retransmissions included.
-    await waitFor(() => new Set(s.received.map((r) => r.frame * 16 + r.idx)).size >= frames * 3, 10_000, 'all packets after repair').catch(() => undefined);
+    await waitFor(() => new Set(s.received.map((r) => r.frame * 16 + r.idx)).size >= (frames - 10) * 3, 10_000, 'packets after repair').catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
     const got = new Set(s.received.map((r) => r.frame * 16 + r.idx));
+    // The subscriber starts at the first keyframe Kite forwards; every frame from there on must be complete.
+    const firstFrame = Math.min(...s.received.map((r) => r.frame));
+    expect(firstFrame).toBeLessThan(10);
     const missing: number[] = [];
-    for (let f = 0; f < frames; f++) for (let i = 0; i < 3; i++) if (!got.has(f * 16 + i)) missing.push(f);
+    for (let f = firstFrame; f < frames; f++) for (let i = 0; i < 3; i++) if (!got.has(f * 16 + i)) missing.push(f);
     const lostFrames = new Set(missing);
     console.log(`[nack] sub counters ${JSON.stringify(s.subscriber.transport.counters)} answer-fb ${(s.subClient.localDescription?.sdp.match(/a=rtcp-fb:\S+ nack/g)||[]).length}`);
     console.log(`[nack] received ${s.received.length} layer0 pkts ${s.receiver.layers[0]?.packets} dt layer ${s.dt.layer} nack out ${JSON.stringify(s.publisher.transport.counters)} packets sent by Kite ${s.dt.stats.packetsSent}, retransmits ${s.dt.stats.retransmits}, frames lost after repair ${lostFrames.size}`);

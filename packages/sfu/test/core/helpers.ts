@@ -37,6 +37,7 @@ export class Vp8Generator {
   private seq = Math.floor(Math.random() * 60000);
   private ts = Math.floor(Math.random() * 1e9);
   private pictureId = 100;
+  private keyframeRequested = false;
   frame = 0;
   constructor(
     readonly payloadType = 96,
@@ -45,8 +46,14 @@ export class Vp8Generator {
     readonly payloadSize = 1000,
   ) {}
 
+  /** Like an encoder answering a PLI: the next frame is a keyframe. */
+  requestKeyframe(): void {
+    this.keyframeRequested = true;
+  }
+
   nextFrame(): RtpPacket[] {
-    const key = this.frame % this.gop === 0;
+    const key = this.frame % this.gop === 0 || this.keyframeRequested;
+    this.keyframeRequested = false;
     const out: RtpPacket[] = [];
     for (let i = 0; i < this.packetsPerFrame; i++) {
       const payload = Buffer.alloc(this.payloadSize);
