@@ -320,7 +320,10 @@ export class DownTrack implements PacketSink {
   /** Retransmits NACKed packets (outgoing sequence numbers) from the receiver's history. */
   onNack(lost: ArrayLike<number>, count: number, now: number): void {
     if (!this.ready || this.closed) return;
-    const minInterval = Math.max(20, this.stats.rttMs * 0.8);
+    // Don't resend the same packet more often than about once per round trip (a subscriber repeats its NACK until the
+    // packet arrives). Before the first receiver report there is no RTT: 10 ms keeps several tries inside the ~50 ms
+    // a receiver keeps asking.
+    const minInterval = this.stats.rttMs > 0 ? Math.max(5, this.stats.rttMs) : 10;
     for (let i = 0; i < count; i++) {
       const slot = this.sequencer.forNack(lost[i]!, now, minInterval);
       if (slot < 0) continue;

@@ -33,7 +33,7 @@ export class Sequencer {
    * The slot of a NACKed outgoing sequence number, or -1 when unknown or when it was retransmitted too recently
    * (within `minIntervalMs`) or too often: a subscriber repeating NACKs must not multiply our egress.
    */
-  forNack(outSeq: number, now: number, minIntervalMs: number, maxRetransmits = 4): number {
+  forNack(outSeq: number, now: number, minIntervalMs: number, maxRetransmits = 6): number {
     const i = outSeq & MASK;
     if (this.outSeq[i] !== outSeq) return -1;
     if (this.nackCount[i]! >= maxRetransmits || now - this.lastNackAt[i]! < minIntervalMs) return -1;

@@ -44,7 +44,8 @@ export interface IngestOptions {
   rembBitrate?: number;
 }
 
-const NACK_INTERVAL_MS = 20;
+/** How often missing packets are NACKed upstream: a subscriber's own NACKs give up after ~50 ms, so recovery must be quick. */
+const NACK_INTERVAL_MS = 10;
 const REPORT_INTERVAL_MS = 1000;
 const DEFAULT_REMB = 6_000_000;
 

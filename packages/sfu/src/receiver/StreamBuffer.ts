@@ -53,7 +53,9 @@ export class StreamBuffer {
     this.clockRate = opts.clockRate;
     this.video = opts.video;
     this.history = new PacketHistory({ capacity: opts.historySize ?? (opts.video ? VIDEO_HISTORY : AUDIO_HISTORY) });
-    this.nack = opts.video ? new NackGenerator() : undefined;
+    // Kite cannot measure the RTT to a publisher from RTCP alone (it only receives); until it is told otherwise it
+    // assumes 20 ms, so a NACK whose retransmission was lost is repeated soon, before subscribers give up on the packet.
+    this.nack = opts.video ? new NackGenerator({ reorderWaitMs: 5, minRetryIntervalMs: 5, initialRttMs: 20 }) : undefined;
     this.stats = new ReceiveStats(opts.clockRate);
   }
 

@@ -62,6 +62,7 @@ interface ChannelInternal {
   addBufferedAmount(n: number): void;
 }
 interface SctpChunkInternal {
+  acked: boolean;
   abandoned: boolean;
   retransmit: boolean;
   maxRetransmits?: number | null;
@@ -71,7 +72,24 @@ interface SctpChunkInternal {
 }
 interface SctpInternal {
   associationState: number;
+  isStopped: boolean;
+  timer3Handle?: unknown;
+  timer3Expired: () => void;
+  fastRecoveryExit?: number;
+  flightSize: number;
+  partialBytesAcked: number;
+  ssthresh: number;
+  cwnd: number;
+  maxPayloadSize: number;
+  transmit(): Promise<void>;
+  maybeAbandon(chunk: SctpChunkInternal): boolean;
+  updateAdvancedPeerAckPoint(): void;
+  __kiteT3?: boolean;
   sentQueue: SctpChunkInternal[];
+  advancedPeerAckTsn: number;
+  lastSackedTsn: number;
+  forwardTsnChunk?: unknown;
+  __kiteLastForwardTsn?: unknown;
   send(streamId: number, ppid: number, data: Buffer, opts: { expiry?: number; maxRetransmits?: number; ordered: boolean }): Promise<void>;
 }
 interface SctpTransportInternal {
@@ -115,6 +133,7 @@ function patchDataChannels(): void {
   P.dataChannelFlush = async function (this: SctpTransportInternal) {
     if (this.sctp.associationState !== 4 /* ESTABLISHED */) return;
     patchSctpAbandon(this.sctp);
+    patchSctpTimer3(this.sctp);
     while (this.dataChannelQueue.length > 0) {
       const [channel, ppid, userData] = this.dataChannelQueue.shift()!;
       let streamId = channel.id;
@@ -140,11 +159,67 @@ function patchDataChannels(): void {
   } as unknown as Fn;
 }
 
+/**
+ * werift's T3 timeout marks every chunk of the sent queue for retransmission, including chunks the receiver already
+ * acknowledged selectively (gap ack blocks). Under heavy loss the congestion window (one MTU after a timeout) is then
+ * spent re-sending data the peer has, and the association crawls. RFC 4960 §6.3.3 retransmits outstanding chunks
+ * only. timer3Expired is an instance property (an arrow function), so it is replaced per association.
+ */
+function patchSctpTimer3(sctp: SctpInternal): void {
+  if (sctp.__kiteT3) return;
+  sctp.__kiteT3 = true;
+  sctp.timer3Expired = function (this: SctpInternal) {
+    if (this.isStopped) return;
+    this.timer3Handle = undefined;
+    for (const chunk of this.sentQueue) {
+      if (!this.maybeAbandon(chunk) && !chunk.acked) chunk.retransmit = true;
+    }
+    this.updateAdvancedPeerAckPoint();
+    this.fastRecoveryExit = undefined;
+    this.flightSize = 0;
+    this.partialBytesAcked = 0;
+    this.ssthresh = Math.max(Math.floor(this.cwnd / 2), 4 * this.maxPayloadSize);
+    this.cwnd = this.maxPayloadSize;
+    void this.transmit();
+  }.bind(sctp);
+}
+
+/** SCTP retransmission timeout bounds, seconds (werift's units). */
+const SCTP_RTO_MIN_S = 0.2;
+const SCTP_RTO_MAX_S = 60;
+
+/** a > b in 32-bit serial number arithmetic (RFC 1982). */
+function tsnGt(a: number, b: number): boolean {
+  const d = (a - b) >>> 0;
+  return d !== 0 && d < 0x80000000;
+}
+
 /** SCTP is not exported by werift: patch its prototype through the first instance. */
 function patchSctpAbandon(sctp: SctpInternal): void {
   const S = Object.getPrototypeOf(sctp) as Record<string, unknown>;
   if (S.__kiteAbandon) return;
   S.__kiteAbandon = true;
+  // werift sends a FORWARD-TSN once, when chunks are abandoned. If that packet is lost the receiver's cumulative TSN
+  // never moves past the abandoned chunk and the whole association (reliable streams too) wedges. RFC 3758 §3.5 C3:
+  // whenever the peer's cumulative TSN ack is behind the advanced peer ack point, send the FORWARD-TSN again.
+  // RTO floor: werift uses RFC 4960's 1 s. At loopback/LAN round-trip times that turns every lost retransmission into
+  // a one-second stall of the whole association; browsers' SCTP stacks use a few hundred ms.
+  S.updateRto = function (this: SctpInternal & { srtt?: number; rttvar: number; rto: number }, r: number) {
+    if (!this.srtt) {
+      this.rttvar = r / 2;
+      this.srtt = r;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    this.rto = Math.max(SCTP_RTO_MIN_S, Math.min(this.srtt + 4 * this.rttvar, SCTP_RTO_MAX_S));
+  };
+  const updateAdvanced = S.updateAdvancedPeerAckPoint as (this: SctpInternal) => void;
+  S.updateAdvancedPeerAckPoint = function (this: SctpInternal) {
+    updateAdvanced.call(this);
+    if (this.forwardTsnChunk) this.__kiteLastForwardTsn = this.forwardTsnChunk;
+    else if (this.__kiteLastForwardTsn && tsnGt(this.advancedPeerAckTsn, this.lastSackedTsn)) this.forwardTsnChunk = this.__kiteLastForwardTsn;
+  };
   S.maybeAbandon = function (this: SctpInternal, chunk: SctpChunkInternal): boolean {
     if (chunk.abandoned) return true;
     const byCount = chunk.maxRetransmits != null && chunk.maxRetransmits < chunk.sentCount;
