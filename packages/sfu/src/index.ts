@@ -25,3 +25,5 @@ export { applyWeriftPatches } from './werift/patches.js';
 export * as rtp from './rtp/index.js';
 export * as srtp from './srtp/index.js';
 export * as turn from './turn/index.js';
+export { AudioLevel, DEFAULT_AUDIO_LEVEL_CONFIG } from './audio/AudioLevel.js';
+export type { AudioLevelConfig } from './audio/AudioLevel.js';

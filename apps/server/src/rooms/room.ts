@@ -140,7 +140,9 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
     joinResponse(others);
     p.joined();
     this.emit('participantJoined', this, p);
-    this.participantChanged(p);
+    // JOINING (in the JoinResponse) → JOINED is a change: it needs a new version, or a client that compares versions
+    // sees two different infos under one version (LiveKit bumps the version on every snapshot).
+    p.changed();
     this.emit('updated', this);
   }
 
@@ -179,7 +181,9 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
       if (recipient.isClosed || recipient.state === ParticipantInfo_State.JOINING) continue;
       const forMe = infos.filter((i) => {
         if (i.sid === recipient.sid) return true;
-        if (hiddenSids.has(i.sid)) return false;
+        // The info's own permission too: a hidden participant that changed and left in the same turn is no longer
+        // among `participants`, but its queued update must not reveal it.
+        if (hiddenSids.has(i.sid) || i.permission?.hidden) return false;
         // Never show a session another participant's entry with the recipient's own identity (an old session of it).
         return i.identity !== recipient.identity;
       });

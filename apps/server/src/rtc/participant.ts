@@ -156,6 +156,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private signalLostTimer: NodeJS.Timeout | undefined;
   private readonly livenessTimer: NodeJS.Timeout;
   private subscribedOnce = new Set<string>();
+  /** Publisher offers are applied one after the other (see onPublisherOffer). */
+  private publisherOffers: Promise<void> = Promise.resolve();
   /** Last reliable data sequence number seen from this participant (for dedup and resume). */
   lastReliableSeq = 0;
 
@@ -278,9 +280,11 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (this.closed) return;
     try {
       switch (req.message) {
-        case 'offer':
-          void this.onPublisherOffer(req.offer!.sdp, req.offer!.id);
+        case 'offer': {
+          const { sdp, id } = req.offer!;
+          this.publisherOffers = this.publisherOffers.then(() => this.onPublisherOffer(sdp, id)).catch((err: Error) => this.refuse(`offer failed: ${err.message}`));
           break;
+        }
         case 'answer':
           void this.subscriber.handleAnswer(req.answer!.sdp, req.answer!.id).catch((err: Error) => this.refuse(`subscriber answer rejected: ${err.message}`));
           break;
@@ -375,6 +379,12 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   }
 
   private async onPublisherOffer(sdp: string, id: number): Promise<void> {
+    // werift starts ICE/DTLS again on every answer it sets and fails the whole connection ("state must be new") when
+    // the first DTLS handshake is still running. livekit-client renegotiates at once when a track is published right
+    // after join (its first publisher offer carries only the data channels), so a re-offer can land mid-handshake:
+    // apply it once the handshake is over.
+    await this.publisherHandshakeSettled();
+    if (this.closed) return;
     let answer: string;
     try {
       answer = await this.publisher.answer(sdp);
@@ -385,6 +395,23 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (this.closed) return;
     this.send({ answer: { type: 'answer', sdp: answer, id, midToTrackId: {} } });
     this.matchTracksToMids();
+  }
+
+  /** Resolves once the publisher connection is not in the middle of connecting (or after `timeoutMs`). */
+  private publisherHandshakeSettled(timeoutMs = 10_000): Promise<void> {
+    const pc = this.publisher.transport.pc;
+    if (pc.connectionState !== 'connecting') return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const sub = pc.connectionStateChange.subscribe((state) => {
+        if (state !== 'connecting') done();
+      });
+    });
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ export class SignalConnection {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
       req = isBinary ? SignalRequest.decode(bytes) : SignalRequest.fromJson(JSON.parse(bytes.toString('utf8')));
     } catch (err) {
-      this.handlers!.onMalformed(err instanceof ProtocolError ? err : new ProtocolError(`malformed signal message: ${(err as Error).message}`));
+      // The participant prefixes the reason with "malformed signal message"; say only what was wrong here.
+      this.handlers!.onMalformed(err instanceof ProtocolError ? err : new ProtocolError(`${isBinary ? 'undecodable frame' : 'invalid JSON'}: ${(err as Error).message}`));
       return;
     }
     this.handlers!.onRequest(req);
