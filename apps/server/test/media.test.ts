@@ -105,12 +105,10 @@ describe('media through the server', () => {
     expect(ts.logs()).not.toMatch(new RegExp(`"sid":"${alice.sid}"[^\\n]*"which":"publisher"[^\\n]*transport failed`));
   });
 
-  // KNOWN KITE DEFECT (packages/sfu DownTrack): packets of the keyframe a down track starts on that reach Kite before
-  // that keyframe's first packet (reordered, or the first packet lost and repaired by NACK, ≈10 % of starts on a 10 %
-  // lossy uplink) are dropped before the start and never enter the sequencer, so the subscriber's NACKs for them go
-  // unanswered although they are in the receiver's history: the first keyframe stays incomplete and the picture only
-  // starts with the next keyframe (after a PLI). `it.fails` documents it; turn it into `it` once fixed.
-  it.fails('the first keyframe reaches bob complete even when its first packet reached Kite last', async () => {
+  // Packets of the keyframe a down track starts on may reach Kite before that keyframe's first packet (reordered, or the
+  // first packet lost and repaired by NACK). The down track sends them from history right after the first packet, so
+  // the first keyframe is complete.
+  it('the first keyframe reaches bob complete even when its first packet reached Kite last', async () => {
     const room = 'media-keyframe-order';
     const alice = await clients.join('alice', room);
     const bob = await clients.join('bob', room);
@@ -187,10 +185,8 @@ describe('media through the server', () => {
     expect(down.stats.retransmits).toBeGreaterThan(0);
   });
 
-  // KNOWN KITE DEFECT (packages/sfu SubscriberRtcp): PLIs from subscribers are read from RtcpReader.feedback, but the
-  // reader fills RtcpReader.pli for PSFB FMT 1, so the media SSRC is never found and the publisher is never asked for
-  // a keyframe (a subscriber that lost its picture stays frozen until some other keyframe comes).
-  it.fails('a PLI from bob makes alice send a keyframe', async () => {
+  // A subscriber that lost its picture sends a PLI; Kite forwards it (throttled) to the publisher.
+  it('a PLI from bob makes alice send a keyframe', async () => {
     const room = 'media-pli';
     const alice = await clients.join('alice', room);
     const bob = await clients.join('bob', room);

@@ -25,6 +25,9 @@ const rtxScratch = Buffer.allocUnsafe(1500);
 const extWriter = new RtpExtensionWriter();
 const vp8 = new Vp8Descriptor();
 const nackView = new RtpHeaderView();
+const catchUpView = new RtpHeaderView();
+/** Packets after a switch point that may already be in history (they overtook the keyframe's first packet). */
+const MAX_CATCH_UP = 128;
 const ntp = new NtpTime();
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
@@ -214,9 +217,26 @@ export class DownTrack implements PacketSink {
     if (layer !== this.currentLayer) {
       if (layer !== this.targetLayer || (this.isVideo && !keyframe)) return;
       this.switchTo(layer, view, now);
-    } else if (seqDiff(view.sequenceNumber, this.switchSrcSeq) < 0) {
-      return; // older than the packet we switched at: its outgoing number belongs to the previous layer
+      this.forward(layer, buf, view, now);
+      // Packets of this layer that arrived before the keyframe's first packet (it was late, e.g. recovered by NACK)
+      // were dropped while we waited: send them now from history, in order, so the keyframe is complete.
+      if (sb.highestSeq >= 0 && seqDiff(sb.highestSeq, view.sequenceNumber) > 0) this.catchUp(sb, view.sequenceNumber, now);
+      return;
     }
+    if (seqDiff(view.sequenceNumber, this.switchSrcSeq) < 0) return; // older than the switch: its outgoing number belongs to the previous layer
+    this.forward(layer, buf, view, now);
+  }
+
+  private catchUp(sb: StreamBuffer, fromSeq: number, now: number): void {
+    const last = sb.highestSeq;
+    for (let i = 1, seq = (fromSeq + 1) & 0xffff; i <= MAX_CATCH_UP && seqDiff(seq, last) <= 0; i++, seq = (seq + 1) & 0xffff) {
+      const pkt = sb.history.get(seq);
+      if (pkt && catchUpView.parse(pkt, 0, pkt.length)) this.forward(sb.layer, pkt as Buffer, catchUpView, now);
+    }
+  }
+
+  /** Rewrites and sends one packet of the current layer. */
+  private forward(layer: number, buf: Uint8Array, view: RtpHeaderView, now: number): void {
     const outPt = this.ptMap[view.payloadType]!;
     if (outPt < 0) return;
     const outSeq = (view.sequenceNumber - this.seqOffset) & 0xffff;

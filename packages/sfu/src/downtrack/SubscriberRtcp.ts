@@ -50,7 +50,7 @@ export class SubscriberRtcp {
           break;
         }
         case RtcpKind.Pli:
-          this.bySsrc.get(r.feedback.mediaSsrc)?.onKeyframeRequest(now);
+          this.bySsrc.get(r.pli.mediaSsrc)?.onKeyframeRequest(now);
           break;
         case RtcpKind.Fir:
           for (let i = 0; i < r.fir.entryCount; i++) this.bySsrc.get(r.fir.ssrcs[i]!)?.onKeyframeRequest(now);

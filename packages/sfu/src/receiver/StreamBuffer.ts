@@ -46,6 +46,8 @@ export class StreamBuffer {
   private srNtpMs = 0;
   hasSenderReport = false;
   packets = 0;
+  /** Highest sequence number received (by 16-bit serial order). */
+  highestSeq = -1;
 
   constructor(opts: StreamBufferOptions) {
     this.ssrc = opts.ssrc;
@@ -71,6 +73,7 @@ export class StreamBuffer {
       return false;
     }
     this.history.insert(seq, buf, 0, len, now, keyframe ? HISTORY_FLAG_KEYFRAME : 0);
+    if (this.highestSeq < 0 || ((seq - this.highestSeq) & 0xffff) < 0x8000) this.highestSeq = seq;
     this.stats.onPacket(seq, ts, now, len, retransmission);
     this.packets++;
     this.lastPacketAt = now;
