@@ -21,8 +21,19 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+          // Micro-benchmarks print figures and assert nothing about time: they run with `pnpm bench`, not in CI.
+          exclude: ['**/bench.test.ts', '**/throughput.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'bench',
+          include: ['packages/*/test/**/bench.test.ts', 'packages/*/test/**/throughput.test.ts'],
+          testTimeout: 120_000,
+          fileParallelism: false,
         },
       },
       {
