@@ -40,13 +40,18 @@ const t = {
       .on(RoomEvent.ParticipantMetadataChanged, (old, p) => t.log('ParticipantMetadataChanged', { identity: who(p), metadata: p.metadata }))
       .on(RoomEvent.ParticipantNameChanged, (name, p) => t.log('ParticipantNameChanged', { identity: who(p), newName: name }))
       .on(RoomEvent.ParticipantAttributesChanged, (changed, p) => t.log('ParticipantAttributesChanged', { identity: who(p), changed }))
-      .on(RoomEvent.ParticipantPermissionsChanged, (prev, p) => t.log('ParticipantPermissionsChanged', { identity: who(p), permissions: p.permissions && LK.ParticipantPermission ? { canPublish: p.permissions.canPublish, canSubscribe: p.permissions.canSubscribe, canPublishData: p.permissions.canPublishData } : undefined }))
+      .on(RoomEvent.ParticipantPermissionsChanged, (prev, p) => t.log('ParticipantPermissionsChanged', { identity: who(p), canPublish: p.permissions?.canPublish, canSubscribe: p.permissions?.canSubscribe, canPublishData: p.permissions?.canPublishData }))
       .on(RoomEvent.RoomMetadataChanged, (md) => t.log('RoomMetadataChanged', { metadata: md }))
       .on(RoomEvent.ActiveSpeakersChanged, (speakers) => t.log('ActiveSpeakersChanged', { speakers: speakers.map((s) => s.identity) }))
       .on(RoomEvent.ConnectionQualityChanged, (q, p) => t.log('ConnectionQualityChanged', { identity: who(p), quality: q }))
-      .on(RoomEvent.DataReceived, (payload, p, kind, topic) =>
-        t.log('DataReceived', { identity: who(p), kind, topic, text: new TextDecoder().decode(payload), size: payload.byteLength }),
-      )
+      .on(RoomEvent.DataReceived, (payload, p, kind, topic) => {
+        if (t.quietData) {
+          t.dataCount = (t.dataCount ?? 0) + 1;
+          t.onData?.(payload, p, kind, topic);
+          return;
+        }
+        t.log('DataReceived', { identity: who(p), kind, topic, text: new TextDecoder().decode(payload), size: payload.byteLength });
+      })
       .on(RoomEvent.Reconnecting, () => t.log('Reconnecting'))
       .on(RoomEvent.SignalReconnecting, () => t.log('SignalReconnecting'))
       .on(RoomEvent.Reconnected, () => t.log('Reconnected'))

@@ -14,6 +14,7 @@ import {
 } from '@kite/protocol';
 import type { Logger } from '../logger.js';
 import type { Participant, ParticipantRoom, PublishedTrack } from '../rtc/participant.js';
+import { DataRouter } from '../rtc/dataRouter.js';
 
 export interface RoomOptions {
   name: string;
@@ -51,6 +52,7 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
   /** Participant updates waiting for the next flush: a live participant, or the snapshot of one that left. */
   private readonly pendingUpdates = new Map<string, Participant | ParticipantInfo>();
   private flushScheduled = false;
+  readonly data = new DataRouter(() => this.participants.values());
 
   constructor(
     opts: RoomOptions,
@@ -223,44 +225,14 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
     return undefined;
   }
 
-  /**
-   * Routes a data packet from a participant: stamps the sender (a client cannot speak for someone else), keeps only
-   * the named destinations, and sends it to each on the channel of the kind it arrived on.
-   */
-  forwardData(from: Participant, packet: DataPacket, kind: DataPacket_Kind): void {
-    if (kind === DataPacket_Kind.RELIABLE && packet.sequence > 0) {
-      if (packet.sequence <= from.lastReliableSeq) return; // a replay after a resume
-      from.lastReliableSeq = packet.sequence;
-    }
-    packet.kind = kind;
-    packet.participantIdentity = from.hidden ? '' : from.identity;
-    packet.participantSid = from.hidden ? '' : from.sid;
-    if (packet.user) {
-      packet.user.participantSid = packet.participantSid;
-      packet.user.participantIdentity = packet.participantIdentity;
-      if (packet.destinationIdentities.length === 0 && packet.user.destinationIdentities.length) packet.destinationIdentities = [...packet.user.destinationIdentities];
-      else if (packet.user.destinationIdentities.length === 0 && packet.destinationIdentities.length) packet.user.destinationIdentities = [...packet.destinationIdentities];
-    }
-    const destSids = new Set(packet.user?.destinationSids ?? []);
-    const destIdentities = new Set(packet.destinationIdentities);
-    const bytes = DataPacket.encode(packet);
-    for (const p of this.participants.values()) {
-      if (p === from || p.isClosed) continue;
-      if ((destSids.size || destIdentities.size) && !destSids.has(p.sid) && !destIdentities.has(p.identity)) continue;
-      p.sendData(bytes, kind);
-    }
+  /** Routes a data packet a participant sent (see DataRouter for the rules). */
+  forwardData(from: Participant, bytes: Uint8Array, kind: DataPacket_Kind): void {
+    this.data.fromParticipant(from, from.permission.canPublishData, bytes, kind);
   }
 
   /** Data from the server (RoomService.SendData): no sender. */
   sendServerData(packet: PartialMessage<DataPacket>, kind: DataPacket_Kind): void {
-    const destIdentities = new Set(packet.destinationIdentities ?? []);
-    const destSids = new Set(packet.user?.destinationSids ?? []);
-    const bytes = DataPacket.encode({ ...packet, kind });
-    for (const p of this.participants.values()) {
-      if (p.isClosed) continue;
-      if ((destSids.size || destIdentities.size) && !destSids.has(p.sid) && !destIdentities.has(p.identity)) continue;
-      p.sendData(bytes, kind);
-    }
+    this.data.fromServer(packet, kind);
   }
 
   // -------------------------------------------------------------------------------------------------------------

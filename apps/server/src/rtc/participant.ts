@@ -2,7 +2,6 @@
 // WebSocket, two peer connections (the client publishes on one and Kite offers its subscriptions on the other),
 // the tracks it publishes and the tracks it is subscribed to.
 import {
-  DataPacket,
   DataPacket_Kind,
   DisconnectReason,
   LeaveRequest_Action,
@@ -45,8 +44,8 @@ export interface ParticipantRoom {
   participantActive(p: Participant): void;
   /** Resolves a track sid to its publisher and track (for subscriptions). */
   findTrack(trackSid: string): { publisher: Participant; track: PublishedTrack } | undefined;
-  /** Routes a data packet from `p` to the other participants. */
-  forwardData(p: Participant, packet: DataPacket, kind: DataPacket_Kind): void;
+  /** Routes a data packet (encoded DataPacket) from `p` to the other participants. */
+  forwardData(p: Participant, bytes: Uint8Array, kind: DataPacket_Kind): void;
 }
 
 export interface PublishedTrack {
@@ -623,12 +622,20 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       return;
     }
     const limits = this.config.limit;
-    if (limits.max_metadata_size && Buffer.byteLength(u.metadata) > limits.max_metadata_size) {
-      this.send({ requestResponse: { requestId: u.requestId, reason: RequestResponse_Reason.LIMIT_EXCEEDED, message: 'metadata size exceeds limits', updateMetadata: u as never } });
+    const exceeded =
+      limits.max_participant_name_length && u.name.length > limits.max_participant_name_length
+        ? 'exceeds name length limit'
+        : limits.max_metadata_size && Buffer.byteLength(u.metadata) > limits.max_metadata_size
+          ? 'exceeds metadata size limit'
+          : limits.max_attributes_size && Buffer.byteLength(JSON.stringify(u.attributes)) > limits.max_attributes_size
+            ? 'exceeds attributes size limit'
+            : undefined;
+    if (exceeded) {
+      this.send({ requestResponse: { requestId: u.requestId, reason: RequestResponse_Reason.LIMIT_EXCEEDED, message: exceeded, updateMetadata: u as never } });
       return;
     }
     this.update({ metadata: u.metadata || undefined, name: u.name || undefined, attributes: Object.keys(u.attributes).length ? u.attributes : undefined });
-    if (this.protocol > 14) this.send({ requestResponse: { requestId: u.requestId, reason: RequestResponse_Reason.OK } });
+    if (this.protocol > 14) this.send({ requestResponse: { requestId: u.requestId, reason: RequestResponse_Reason.OK, updateMetadata: u as never } });
   }
 
   /** Applies a metadata/name/attributes change (an empty attribute value deletes the key, as in LiveKit). */
@@ -680,18 +687,11 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
 
   private watchChannel(ch: RTCDataChannel, side: 'publisher' | 'subscriber'): void {
     ch.onMessage.subscribe((data) => {
-      if (this.closed || typeof data === 'string') return;
-      const kind = ch.label === '_lossy' ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
-      let packet: DataPacket;
-      try {
-        packet = DataPacket.decode(data);
-      } catch {
-        this.log.debug({ side, label: ch.label, size: data.length }, 'dropped undecodable data packet');
-        return;
-      }
-      if (!this.permission.canPublishData) return;
-      this.room.forwardData(this, packet, kind);
+      // LiveKit's channels carry binary DataPackets only; `_data_track` and unknown labels are not routed.
+      if (this.closed || typeof data === 'string' || (ch.label !== '_reliable' && ch.label !== '_lossy')) return;
+      this.room.forwardData(this, data, ch.label === '_lossy' ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE);
     });
+    void side;
   }
 
   /** Sends an encoded DataPacket to this participant on the channel of its kind. */

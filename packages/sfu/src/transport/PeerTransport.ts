@@ -56,6 +56,19 @@ function egressSlot(): Buffer {
   return egressRing.subarray(off, off + EGRESS_SLOT_SIZE);
 }
 
+/**
+ * werift sends its DTLS Finished message as the first record of epoch 1 but numbers it with the epoch-0 counter
+ * (e.g. sequence 8), then restarts the counter at 0 for application data. Application record 8 of epoch 1 then
+ * repeats the Finished record's (epoch, sequence) and the peer's DTLS replay protection (Chrome's BoringSSL) drops
+ * it silently: one early SCTP packet is always lost (a lost lossy message, or a ~200 ms retransmission of a reliable
+ * one). Moving the counter far past anything the handshake used removes the collision; DTLS only needs record
+ * numbers to be unique and increasing within an epoch.
+ */
+function skipPastHandshakeRecords(d: DtlsTransportInternal): void {
+  const ctx = d.dtls?.dtls;
+  if (ctx && ctx.epoch === 1 && ctx.recordSequenceNumber < 1024) ctx.recordSequenceNumber += 1024;
+}
+
 export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
   readonly pc: RTCPeerConnection;
   readonly name: string;
@@ -215,6 +228,7 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
       this.emit('failed', 'unsupported SRTP profile');
       return;
     }
+    skipPastHandshakeRecords(d);
     const params = profileParams(profile);
     const keys = d.dtls.extractSessionKeys(params.keyLength, params.saltLength);
     this.srtpProfile = profile;

@@ -27,6 +27,8 @@ export interface IceConnectionInternal {
 
 export interface DtlsInternal {
   srtp: { srtpProfile?: number };
+  /** The DTLS record state: `recordSequenceNumber` is the last sequence number used in the current epoch. */
+  dtls?: { epoch: number; recordSequenceNumber: number };
   extractSessionKeys(keyLength: number, saltLength: number): { localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer };
 }
 
