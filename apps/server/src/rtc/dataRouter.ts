@@ -11,7 +11,8 @@ export interface DataPeer {
   readonly kind: ParticipantInfo_Kind;
   readonly isClosed: boolean;
   lastReliableSeq: number;
-  sendData(bytes: Uint8Array, kind: DataPacket_Kind): void;
+  /** False when the packet was not delivered (backlog, channel gone). */
+  sendData(bytes: Uint8Array, kind: DataPacket_Kind): boolean;
 }
 
 /** Largest DataPacket accepted from a client: livekit-client refuses to send more than 64,000 bytes. */
@@ -39,11 +40,14 @@ export class DataRouter {
   private readonly nonces = new NonceCache();
   /** Packets dropped by reason (stats and tests). */
   readonly dropped = { notAllowed: 0, tooLarge: 0, duplicate: 0, undecodable: 0 };
+  /** Packets received from participants, and copies delivered to recipients. */
+  readonly counts = { received: 0, delivered: 0 };
 
   constructor(private readonly peers: () => Iterable<DataPeer>) {}
 
   /** A packet a participant sent on its `_reliable` or `_lossy` channel. */
   fromParticipant(from: DataPeer, canPublishData: boolean, bytes: Uint8Array, kind: DataPacket_Kind): void {
+    this.counts.received++;
     if (!canPublishData) {
       this.dropped.notAllowed++;
       return;
@@ -126,7 +130,7 @@ export class DataRouter {
     for (const p of this.peers()) {
       if (p === from || p.isClosed) continue;
       if (targeted && !destIdentities.includes(p.identity) && !destSids.includes(p.sid)) continue;
-      p.sendData(bytes, kind);
+      if (p.sendData(bytes, kind)) this.counts.delivered++;
     }
   }
 }

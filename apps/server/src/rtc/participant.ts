@@ -71,6 +71,9 @@ export interface ParticipantEvents {
 /** Seconds; the official client pings every interval and reconnects after timeout without an answer. */
 export const PING_INTERVAL = 5;
 export const PING_TIMEOUT = 15;
+/** Data waiting in a participant's SCTP send buffer beyond which new packets are dropped (bytes). */
+const LOSSY_BACKLOG_LIMIT = 256 * 1024;
+const RELIABLE_BACKLOG_LIMIT = 4 * 1024 * 1024;
 /** How long a participant whose WebSocket dropped (without a leave) is kept before it is removed. */
 const SIGNAL_LOSS_GRACE_MS = 10_000;
 
@@ -159,6 +162,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private publisherOffers: Promise<void> = Promise.resolve();
   /** Last reliable data sequence number seen from this participant (for dedup and resume). */
   lastReliableSeq = 0;
+  /** Data packets not delivered to this participant because its backlog was too large. */
+  dataDropped = 0;
 
   constructor(opts: ParticipantOptions) {
     super();
@@ -694,16 +699,28 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     void side;
   }
 
-  /** Sends an encoded DataPacket to this participant on the channel of its kind. */
-  sendData(bytes: Uint8Array, kind: DataPacket_Kind): void {
-    if (this.closed) return;
-    const label = kind === DataPacket_Kind.LOSSY ? '_lossy' : '_reliable';
+  /**
+   * Sends an encoded DataPacket to this participant on the channel of its kind. A channel still opening queues it
+   * (the participant may be active before its data channels are). A participant that does not read fast enough has
+   * its lossy packets dropped first, and reliable ones past a bound, so one slow client cannot grow server memory.
+   * Returns false when the packet was dropped.
+   */
+  sendData(bytes: Uint8Array, kind: DataPacket_Kind): boolean {
+    if (this.closed) return false;
+    const lossy = kind === DataPacket_Kind.LOSSY;
+    const label = lossy ? '_lossy' : '_reliable';
     const ch = this.subscriber.dataChannels.get(label) ?? this.publisherChannels.get(label);
-    if (!ch || ch.readyState !== 'open') return;
+    if (!ch || ch.readyState === 'closing' || ch.readyState === 'closed') return false;
+    if (ch.bufferedAmount > (lossy ? LOSSY_BACKLOG_LIMIT : RELIABLE_BACKLOG_LIMIT)) {
+      this.dataDropped++;
+      return false;
+    }
     try {
-      ch.send(Buffer.from(bytes));
+      ch.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return true;
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'data send failed');
+      return false;
     }
   }
 
