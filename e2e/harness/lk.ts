@@ -48,6 +48,8 @@ export interface Inbound {
   totalFreezesDuration: number;
   nackCount: number;
   pliCount: number;
+  /** The decoded codec, e.g. video/VP9. */
+  mimeType: string;
 }
 
 export function inbound(page: Page, identity: string, kind: 'video' | 'audio', source?: string): Promise<Inbound | undefined> {

@@ -42,7 +42,7 @@ const t = {
       .on(RoomEvent.ParticipantAttributesChanged, (changed, p) => t.log('ParticipantAttributesChanged', { identity: who(p), changed }))
       .on(RoomEvent.ParticipantPermissionsChanged, (prev, p) => t.log('ParticipantPermissionsChanged', { identity: who(p), canPublish: p.permissions?.canPublish, canSubscribe: p.permissions?.canSubscribe, canPublishData: p.permissions?.canPublishData }))
       .on(RoomEvent.RoomMetadataChanged, (md) => t.log('RoomMetadataChanged', { metadata: md }))
-      .on(RoomEvent.ActiveSpeakersChanged, (speakers) => t.log('ActiveSpeakersChanged', { speakers: speakers.map((s) => s.identity) }))
+      .on(RoomEvent.ActiveSpeakersChanged, (speakers) => t.log('ActiveSpeakersChanged', { speakers: speakers.map((s) => s.identity), levels: speakers.map((s) => s.audioLevel), first: speakers[0]?.identity ?? '' }))
       .on(RoomEvent.ConnectionQualityChanged, (q, p) => t.log('ConnectionQualityChanged', { identity: who(p), quality: q }))
       .on(RoomEvent.DataReceived, (payload, p, kind, topic) => {
         if (t.quietData) {
@@ -103,10 +103,34 @@ const t = {
           totalFreezesDuration: s.totalFreezesDuration ?? 0,
           audioLevel: s.audioLevel,
           codec: s.codecId,
+          mimeType: report.get(s.codecId)?.mimeType ?? '',
         };
       }
     }
     return undefined;
+  },
+  /** Per-encoding state of a local video track: sender parameters (active) and outbound-rtp stats, by rid. */
+  async outbound(source = 'camera') {
+    let pub;
+    for (const p of t.room.localParticipant.trackPublications.values()) if (p.source === source && p.kind === 'video') pub = p;
+    const sender = pub?.track?.sender;
+    if (!sender) return undefined;
+    const params = sender.getParameters();
+    const report = await sender.getStats();
+    const out = {};
+    for (const e of params.encodings ?? []) out[e.rid ?? ''] = { active: e.active !== false };
+    for (const s of report.values()) {
+      if (s.type !== 'outbound-rtp') continue;
+      const k = s.rid ?? '';
+      out[k] = { ...(out[k] ?? {}), framesEncoded: s.framesEncoded ?? 0, bytesSent: s.bytesSent ?? 0, frameWidth: s.frameWidth ?? 0, statsActive: s.active };
+    }
+    return out;
+  },
+  /** Sum of the m-lines in the subscriber connection's remote description (what the server offered). */
+  subscriberMLines() {
+    const pc = t.room?.engine?.pcManager?.subscriber?.getPC?.() ?? t.room?.engine?.pcManager?.subscriber?._pc;
+    const sdp = pc?.remoteDescription?.sdp ?? '';
+    return sdp.split('\n').filter((l) => l.startsWith('m=')).length;
   },
   /** The selected ICE candidate pair of a peer connection ('publisher' | 'subscriber'). */
   async selectedPair(which = 'subscriber') {

@@ -7,14 +7,19 @@ import {
   DisconnectReason,
   ParticipantInfo_State,
   Room,
+  TrackType,
   TypedEventEmitter,
   newRoomSid,
   type ParticipantInfo,
+  type SpeakerInfo,
   type PartialMessage,
 } from '@kite/protocol';
+import type { AudioLevelConfig } from '@kite/sfu';
 import type { Logger } from '../logger.js';
 import type { Participant, ParticipantRoom, PublishedTrack } from '../rtc/participant.js';
 import { DataRouter } from '../rtc/dataRouter.js';
+import { SpeakerDetector } from '../rtc/speakers.js';
+import { ConnectionQualityMonitor } from '../rtc/connectionQuality.js';
 
 export interface RoomOptions {
   name: string;
@@ -24,6 +29,8 @@ export interface RoomOptions {
   departureTimeout: number;
   maxParticipants: number;
   metadata: string;
+  /** Speaker detection thresholds. */
+  audio: AudioLevelConfig;
 }
 
 export interface RoomEvents {
@@ -53,6 +60,8 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
   private readonly pendingUpdates = new Map<string, Participant | ParticipantInfo>();
   private flushScheduled = false;
   readonly data = new DataRouter(() => this.participants.values());
+  private readonly speakers: SpeakerDetector;
+  private readonly quality = new ConnectionQualityMonitor(() => this.participants.values());
 
   constructor(
     opts: RoomOptions,
@@ -70,6 +79,7 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
       creationTime: Math.floor(this.createdAtMs / 1000),
       creationTimeMs: this.createdAtMs,
     });
+    this.speakers = new SpeakerDetector(() => this.participants.values(), opts.audio);
     this.armCloseTimer(opts.emptyTimeout, 'empty timeout');
   }
 
@@ -150,6 +160,7 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
 
   private onParticipantClosed(p: Participant, reason: DisconnectReason): void {
     if (this.participants.get(p.identity) === p) this.participants.delete(p.identity);
+    this.speakers.forgetParticipant(p);
     // Subscribers of its tracks stop receiving them.
     for (const other of this.participants.values()) other.unsubscribeFromParticipant(p);
     if (!p.hidden) this.queueUpdate(p.sid, p.toProto());
@@ -203,6 +214,8 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
   }
 
   trackPublished(p: Participant, track: PublishedTrack): void {
+    const receiver = track.receiver;
+    if (track.info.type === TrackType.AUDIO && receiver) this.speakers.observe(p, track.info.sid, (onLevel) => (receiver.onAudioLevel = onLevel));
     this.emit('trackPublished', this, p, track);
     this.emit('updated', this);
     for (const other of this.participants.values()) {
@@ -212,9 +225,14 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
   }
 
   trackUnpublished(p: Participant, track: PublishedTrack): void {
+    this.speakers.forget(track.info.sid);
     for (const other of this.participants.values()) other.unsubscribeFrom(track.info.sid);
     this.emit('trackUnpublished', this, p, track);
     this.emit('updated', this);
+  }
+
+  speakerState(sid: string): SpeakerInfo | undefined {
+    return this.speakers.speakerState(sid, Date.now());
   }
 
   findTrack(trackSid: string): { publisher: Participant; track: PublishedTrack } | undefined {
@@ -257,6 +275,8 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     this.cancelCloseTimer();
+    this.speakers.close();
+    this.quality.close();
     for (const p of [...this.participants.values()]) p.close(disconnectReason);
     this.flushUpdates();
     this.log.info({ room: this.name, sid: this.sid, reason }, 'room closed');

@@ -53,6 +53,12 @@ export class RoomManager extends TypedEventEmitter<RoomManagerEvents> {
         departureTimeout: req.departureTimeout || cfg.departure_timeout,
         maxParticipants: req.maxParticipants || cfg.max_participants,
         metadata: req.metadata ?? '',
+        audio: {
+          activeLevel: this.config.audio.active_level,
+          minPercentile: this.config.audio.min_percentile,
+          updateInterval: this.config.audio.update_interval,
+          smoothIntervals: this.config.audio.smooth_intervals,
+        },
       },
       this.log,
     );

@@ -22,6 +22,7 @@ import {
   type ProtocolError,
   type SignalRequest,
   type SignalResponse,
+  type SpeakerInfo,
   type TrackInfo,
   type UpdateTrackSettings,
   type VideoLayer,
@@ -33,6 +34,7 @@ import type { KiteConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import type { ConnectParams } from './connectRequest.js';
 import { CloseCode, type SignalConnection } from './signalConnection.js';
+import { Dynacast } from './dynacast.js';
 
 /** What a participant needs from its room (kept narrow so a participant can be tested without one). */
 export interface ParticipantRoom {
@@ -46,6 +48,8 @@ export interface ParticipantRoom {
   findTrack(trackSid: string): { publisher: Participant; track: PublishedTrack } | undefined;
   /** Routes a data packet (encoded DataPacket) from `p` to the other participants. */
   forwardData(p: Participant, bytes: Uint8Array, kind: DataPacket_Kind): void;
+  /** The current speaking state of a participant, when it is an active speaker (pushed to new subscribers). */
+  speakerState(sid: string): SpeakerInfo | undefined;
 }
 
 export interface PublishedTrack {
@@ -56,6 +60,8 @@ export interface PublishedTrack {
   receiver?: Receiver;
   /** Media arrived: the track is visible to others. */
   published: boolean;
+  /** Video: tells the publisher which layers subscribers want. */
+  dynacast?: Dynacast;
 }
 
 interface Subscription {
@@ -225,6 +231,15 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     return this.protocol > 2 && this.permission.canSubscribe;
   }
 
+  get isActive(): boolean {
+    return !this.closed && this.state === ParticipantInfo_State.ACTIVE;
+  }
+
+  /** Receivers of the published tracks (connection quality reads their stats); `paused`: dynacast stopped it. */
+  *publishedReceivers(): IterableIterator<{ receiver: Receiver; muted: boolean; paused: boolean }> {
+    for (const t of this.tracks.values()) if (t.published && t.receiver) yield { receiver: t.receiver, muted: t.info.muted, paused: t.dynacast?.publisherPaused ?? false };
+  }
+
   get isPublisher(): boolean {
     for (const t of this.tracks.values()) if (t.published) return true;
     return false;
@@ -391,7 +406,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (this.closed) return;
     let answer: string;
     try {
-      answer = await this.publisher.answer(sdp);
+      answer = await this.publisher.answer(sdp, (section) => this.preferredCodec(section.trackId));
     } catch (err) {
       this.refuse(`offer rejected: ${(err as Error).message}`);
       return;
@@ -399,6 +414,16 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (this.closed) return;
     this.send({ answer: { type: 'answer', sdp: answer, id, midToTrackId: {} } });
     this.matchTracksToMids();
+  }
+
+  /** The codec a track was announced with (AddTrackRequest.simulcast_codecs), by the m-line's msid track id. */
+  private preferredCodec(trackId: string | undefined): string | undefined {
+    if (!trackId) return undefined;
+    for (const t of this.tracks.values()) {
+      const codec = t.info.codecs.find((c) => c.cid === trackId) ?? (t.cid === trackId ? t.info.codecs[0] : undefined);
+      if (codec?.mimeType) return codec.mimeType;
+    }
+    return undefined;
   }
 
   /** Resolves once the publisher connection is not in the middle of connecting (or after `timeoutMs`). */
@@ -506,8 +531,18 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (t.published || this.closed) return;
     t.published = true;
     this.log.info({ track: t.info.sid, kind: TrackType[t.info.type], source: TrackSource[t.info.source] }, 'track published');
+    if (t.info.type === TrackType.VIDEO && t.receiver) this.startDynacast(t, t.receiver);
     this.changed();
     this.room.trackPublished(this, t);
+  }
+
+  /** The publisher encodes only what some subscriber wants: follows the receiver's sinks. */
+  private startDynacast(t: PublishedTrack, receiver: Receiver): void {
+    const codec = (t.info.mimeType || receiver.codec?.mime || '').toLowerCase().replace(/^video\//, '');
+    const dynacast = new Dynacast(t.info.sid, codec, t.info.simulcast, (update) => this.send({ subscribedQualityUpdate: update }));
+    t.dynacast = dynacast;
+    receiver.onSinksChanged = () => dynacast.update(receiver.maxRequestedLayer());
+    receiver.onSinksChanged();
   }
 
   setTrackMuted(trackSid: string, muted: boolean): TrackInfo | undefined {
@@ -525,6 +560,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const t = this.tracks.get(trackSid);
     if (!t) return;
     this.tracks.delete(trackSid);
+    t.dynacast?.close();
     if (t.mid) this.publisher.detachReceiver(t.mid);
     if (notifyClient) this.send({ trackUnpublished: { trackSid } });
     if (t.published) {
@@ -549,8 +585,12 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     // LiveKit's stream id: PA_xxx|<stream> for protocol > 9, else PA_xxx|TR_xxx; the msid track id is the track sid.
     const streamId = this.protocol > 9 && track.info.stream ? `${publisher.sid}|${track.info.stream}` : `${publisher.sid}|${track.info.sid}`;
     const downTrack = this.subscriber.subscribe(track.receiver, { streamId, trackId: track.info.sid });
+    const firstOfPublisher = !this.isSubscribedToParticipant(publisher.sid);
     this.subscriptions.set(track.info.sid, { trackSid: track.info.sid, publisher, downTrack });
     this.applyTrackSettings(track.info.sid);
+    // A speaker this participant could not hear before is announced at once, not at its next level change.
+    const speaking = firstOfPublisher && this.protocol > 2 ? this.room.speakerState(publisher.sid) : undefined;
+    if (speaking) this.send({ speakersChanged: { speakers: [speaking] } });
     if (!publisher.subscribedOnce.has(track.info.sid)) {
       publisher.subscribedOnce.add(track.info.sid);
       publisher.send({ trackSubscribed: { trackSid: track.info.sid } });
@@ -567,6 +607,23 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   /** Every track of a publisher that left: drop the subscriptions. */
   unsubscribeFromParticipant(publisher: Participant): void {
     for (const sub of [...this.subscriptions.values()]) if (sub.publisher === publisher) this.unsubscribeFrom(sub.trackSid);
+  }
+
+  isSubscribedToParticipant(sid: string): boolean {
+    for (const sub of this.subscriptions.values()) if (sub.publisher.sid === sid) return true;
+    return false;
+  }
+
+  /** Sids of the participants this one is subscribed to. */
+  subscribedParticipantSids(): Set<string> {
+    const sids = new Set<string>();
+    for (const sub of this.subscriptions.values()) sids.add(sub.publisher.sid);
+    return sids;
+  }
+
+  /** The down tracks of this participant's subscriptions. */
+  *downTracks(): IterableIterator<DownTrack> {
+    for (const sub of this.subscriptions.values()) yield sub.downTrack;
   }
 
   get subscribedTrackSids(): string[] {
@@ -615,6 +672,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     }
     dt.setPaused(s.disabled || s.quality === VideoQuality.OFF);
     if (info?.type !== TrackType.VIDEO) return;
+    dt.setMaxFps(s.fps);
     dt.setMaxLayer(s.width > 0 || s.height > 0 ? layerForDimensions(info, s.width, s.height) : layerForQuality(s.quality));
   }
 
@@ -777,6 +835,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     }
     this.signal.close(CloseCode.normal, DisconnectReason[reason] ?? 'closed');
     for (const sid of this.subscribedTrackSids) this.unsubscribeFrom(sid);
+    for (const t of this.tracks.values()) t.dynacast?.close();
     void this.publisher.close();
     void this.subscriber.close();
     this.log.info({ reason: DisconnectReason[reason] }, 'participant left');

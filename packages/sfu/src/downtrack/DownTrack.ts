@@ -18,6 +18,7 @@ import type { PacketSink, Receiver } from '../receiver/Receiver.js';
 import { MAX_LAYERS } from '../receiver/Receiver.js';
 import type { StreamBuffer } from '../receiver/StreamBuffer.js';
 import { Sequencer } from './Sequencer.js';
+import { SVC_DROP, SVC_FORWARD_MARKED, SvcFilter } from './SvcFilter.js';
 
 // Scratch buffers shared by every down track: building and sending a packet is synchronous.
 const scratch = Buffer.allocUnsafe(1500);
@@ -28,6 +29,8 @@ const nackView = new RtpHeaderView();
 const catchUpView = new RtpHeaderView();
 /** Packets after a switch point that may already be in history (they overtook the keyframe's first packet). */
 const MAX_CATCH_UP = 128;
+/** Forwarding every temporal layer (VP8 TID 0–2 and anything above). */
+const MAX_TEMPORAL = 3;
 const ntp = new NtpTime();
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
@@ -68,6 +71,11 @@ export class DownTrack implements PacketSink {
   private paused = false;
 
   private started = false;
+  /** Highest source sequence number handled (forwarded or dropped on purpose) on the current layer. */
+  private lastSrcSeq = -1;
+  private maxFps = 0;
+  /** Highest VP8 temporal layer forwarded. */
+  private maxTemporal = MAX_TEMPORAL;
   private seqOffset = 0;
   private tsOffset = 0;
   private lastOutSeq = 0;
@@ -76,6 +84,8 @@ export class DownTrack implements PacketSink {
   private switchSrcSeq = 0;
   private rtxSeq = (Math.random() * 0xffff) & 0xffff;
   private readonly munger: Vp8Munger | undefined;
+  /** VP9/AV1: spatial/temporal layer selection inside the one stream. */
+  private readonly svc: SvcFilter | undefined;
   private readonly sequencer = new Sequencer();
   private clockRate = 90000;
 
@@ -91,6 +101,7 @@ export class DownTrack implements PacketSink {
     this.transceiver = transceiver;
     this.isVideo = receiver.kind === 'video';
     this.munger = receiver.codec?.kind === CodecKind.VP8 ? new Vp8Munger() : undefined;
+    this.svc = receiver.codec?.kind === CodecKind.VP9 || receiver.codec?.kind === CodecKind.AV1 ? new SvcFilter() : undefined;
     this.clockRate = receiver.codec?.clockRate ?? (this.isVideo ? 90000 : 48000);
     const s = senderInternal(transceiver);
     this.ssrc = s.ssrc;
@@ -139,18 +150,25 @@ export class DownTrack implements PacketSink {
     return this.ready && !this.closed;
   }
 
-  /** The layer being forwarded now (−1 before the first keyframe). */
+  /** The layer being forwarded now (−1 before the first keyframe): the simulcast layer, or the SVC spatial layer. */
   get layer(): number {
-    return this.currentLayer;
+    return this.svc !== undefined && this.currentLayer >= 0 ? this.svc.currentSpatial : this.currentLayer;
+  }
+
+  /** What this subscriber wants from the publisher: the layer cap, or −1 while paused (dynacast). */
+  get requestedLayer(): number {
+    return this.paused || this.closed ? -1 : this.isVideo ? this.maxLayer : 0;
   }
 
   /** Pause (the subscriber disabled the track) or resume; resuming asks for a keyframe. */
   setPaused(paused: boolean): void {
     if (this.paused === paused) return;
     this.paused = paused;
+    this.receiver.sinkChanged();
     if (!paused) {
       // Resume like a fresh start: wait for a keyframe, keep sequence numbers continuous.
       this.currentLayer = -1;
+      this.svc?.reset();
       this.munger?.reset();
       this.updateTarget(Date.now(), true);
     }
@@ -164,7 +182,26 @@ export class DownTrack implements PacketSink {
     const l = Math.max(0, Math.min(MAX_LAYERS - 1, layer));
     if (l === this.maxLayer) return;
     this.maxLayer = l;
+    this.receiver.sinkChanged();
     this.updateTarget(Date.now(), true);
+  }
+
+  /**
+   * Caps the frame rate (UpdateTrackSettings.fps): VP8 temporal layers above the one that gives at least `fps` are
+   * dropped. Temporal layers halve the rate each (TL0 = ¼, TL1 = ½, TL2 = all of the layer's measured rate).
+   * 0 = no cap.
+   */
+  setMaxFps(fps: number): void {
+    this.maxFps = fps > 0 ? fps : 0;
+    this.maxTemporal = this.temporalForFps();
+  }
+
+  private temporalForFps(): number {
+    if (!this.maxFps) return MAX_TEMPORAL;
+    const sb = this.currentLayer >= 0 ? this.receiver.layers[this.currentLayer] : undefined;
+    const full = sb?.frameRate || 30;
+    for (let t = 0; t < MAX_TEMPORAL; t++) if (full / (1 << (MAX_TEMPORAL - 1 - t)) >= this.maxFps * 0.9) return t;
+    return MAX_TEMPORAL;
   }
 
   onLayersChanged(): void {
@@ -193,18 +230,29 @@ export class DownTrack implements PacketSink {
     if (this.isVideo && (changed || forceKeyframe) && target !== this.currentLayer) {
       this.stats.keyframeRequests++;
       this.receiver.requestKeyframe(target, now);
-    } else if (this.isVideo && this.currentLayer < 0) {
+    } else if (this.isVideo && (this.currentLayer < 0 || this.svcUpswitchPending())) {
       this.receiver.requestKeyframe(target, now);
     }
+  }
+
+  /** SVC: a higher spatial layer is wanted than forwarded, which takes a keyframe. */
+  private svcUpswitchPending(): boolean {
+    const svc = this.svc;
+    if (svc === undefined || this.currentLayer < 0) return false;
+    svc.targetSpatial = Math.min(this.maxLayer, this.receiver.layers[this.currentLayer]?.maxSpatialId ?? 0);
+    return svc.wantsKeyframe;
   }
 
   /** Periodic housekeeping (about once a second): fall back when the forwarded layer went quiet. */
   tick(now: number): void {
     if (!this.ready || this.paused || !this.isVideo) return;
+    if (this.maxFps) this.maxTemporal = this.temporalForFps();
     const cur = this.currentLayer >= 0 ? this.receiver.layers[this.currentLayer] : undefined;
     if (this.currentLayer < 0 || (cur && now - cur.lastPacketAt > 1500) || this.targetLayer !== this.currentLayer) {
       this.updateTarget(now, false);
       if (this.currentLayer < 0 || this.targetLayer !== this.currentLayer) this.receiver.requestKeyframe(this.targetLayer, now);
+    } else if (this.svcUpswitchPending()) {
+      this.receiver.requestKeyframe(this.currentLayer, now);
     }
   }
 
@@ -217,31 +265,51 @@ export class DownTrack implements PacketSink {
     if (layer !== this.currentLayer) {
       if (layer !== this.targetLayer || (this.isVideo && !keyframe)) return;
       this.switchTo(layer, view, now);
-      this.forward(layer, buf, view, now);
+      this.forward(sb, buf, view, now, keyframe);
       // Packets of this layer that arrived before the keyframe's first packet (it was late, e.g. recovered by NACK)
       // were dropped while we waited: send them now from history, in order, so the keyframe is complete.
       if (sb.highestSeq >= 0 && seqDiff(sb.highestSeq, view.sequenceNumber) > 0) this.catchUp(sb, view.sequenceNumber, now);
       return;
     }
     if (seqDiff(view.sequenceNumber, this.switchSrcSeq) < 0) return; // older than the switch: its outgoing number belongs to the previous layer
-    this.forward(layer, buf, view, now);
+    this.forward(sb, buf, view, now, keyframe);
   }
 
   private catchUp(sb: StreamBuffer, fromSeq: number, now: number): void {
     const last = sb.highestSeq;
     for (let i = 1, seq = (fromSeq + 1) & 0xffff; i <= MAX_CATCH_UP && seqDiff(seq, last) <= 0; i++, seq = (seq + 1) & 0xffff) {
       const pkt = sb.history.get(seq);
-      if (pkt && catchUpView.parse(pkt, 0, pkt.length)) this.forward(sb.layer, pkt as Buffer, catchUpView, now);
+      if (!pkt || !catchUpView.parse(pkt, 0, pkt.length)) continue;
+      if (this.svc !== undefined) {
+        const ddId = this.receiver.extensions.dependencyDescriptor;
+        const ddOff = ddId > 0 ? catchUpView.findExtension(pkt, ddId) : -1;
+        sb.readLayerInfo(pkt, ddOff, ddOff >= 0 ? catchUpView.elementLength : 0, this.receiver.codec?.kind === CodecKind.VP9 ? catchUpView.payloadOffset : -1, catchUpView.payloadLength);
+      }
+      this.forward(sb, pkt as Buffer, catchUpView, now, false);
     }
   }
 
-  /** Rewrites and sends one packet of the current layer. */
-  private forward(layer: number, buf: Uint8Array, view: RtpHeaderView, now: number): void {
+  /** Rewrites and sends one packet of the current layer (`sb`; for SVC its layer ids describe this packet). */
+  private forward(sb: StreamBuffer, buf: Uint8Array, view: RtpHeaderView, now: number, keyframe: boolean): void {
+    const layer = sb.layer;
     const outPt = this.ptMap[view.payloadType]!;
     if (outPt < 0) return;
+    let marker = view.marker;
+    const svc = this.svc;
+    if (svc !== undefined) {
+      svc.targetSpatial = Math.min(this.maxLayer, sb.maxSpatialId);
+      svc.targetTemporal = this.maxTemporal >= MAX_TEMPORAL ? 7 : this.maxTemporal;
+      const inOrder = this.lastSrcSeq < 0 || seqDiff(view.sequenceNumber, this.lastSrcSeq) > 0;
+      const verdict = svc.accept(sb.spatialId, sb.temporalId, sb.frameStart, sb.frameEnd, keyframe, marker, inOrder);
+      if (verdict === SVC_DROP) {
+        this.skip(view.sequenceNumber);
+        return;
+      }
+      if (verdict === SVC_FORWARD_MARKED) marker = true;
+    }
     const outSeq = (view.sequenceNumber - this.seqOffset) & 0xffff;
     const outTs = (view.timestamp - this.tsOffset) >>> 0;
-    const n = this.build(scratch, buf, view, outPt, outSeq, outTs, view.marker, now);
+    const n = this.build(scratch, buf, view, outPt, outSeq, outTs, marker, now);
     if (n < 0) return;
     let pid = -1;
     let tl0 = -1;
@@ -249,7 +317,11 @@ export class DownTrack implements PacketSink {
     if (this.munger !== undefined) {
       const hdr = n - view.payloadLength - view.paddingLength;
       if (view.payloadLength > 0 && vp8.parse(scratch, hdr, view.payloadLength)) {
-        if (!this.munger.process(layer, vp8, false)) return;
+        const drop = vp8.tid > this.maxTemporal;
+        if (!this.munger.process(layer, vp8, drop)) {
+          if (drop) this.skip(view.sequenceNumber);
+          return;
+        }
         pid = this.munger.pictureId;
         tl0 = this.munger.tl0PicIdx;
         keyIdx = this.munger.keyIdx;
@@ -258,8 +330,9 @@ export class DownTrack implements PacketSink {
         if (keyIdx >= 0) vp8WriteKeyIdx(scratch, vp8, keyIdx);
       }
     }
+    if (this.lastSrcSeq < 0 || seqDiff(view.sequenceNumber, this.lastSrcSeq) > 0) this.lastSrcSeq = view.sequenceNumber;
     if (!this.transport.sendRtp(scratch, n)) return;
-    this.sequencer.push(outSeq, view.sequenceNumber, layer, outTs, view.marker, pid, tl0, keyIdx);
+    this.sequencer.push(outSeq, view.sequenceNumber, layer, outTs, marker, pid, tl0, keyIdx);
     if (!this.started || isNewerSeq(outSeq, this.lastOutSeq)) {
       this.lastOutSeq = outSeq;
       this.lastOutTs = outTs;
@@ -268,6 +341,17 @@ export class DownTrack implements PacketSink {
     this.lastSentAt = now;
     this.stats.packetsSent++;
     this.stats.octetsSent += view.payloadLength;
+  }
+
+  /**
+   * A packet dropped on purpose (temporal layer filtering): when it is the next one in order, later packets move up
+   * by one so the subscriber sees no gap. (A dropped packet that arrives out of order leaves a hole; rare.)
+   */
+  private skip(srcSeq: number): void {
+    if (this.lastSrcSeq >= 0 && seqDiff(srcSeq, this.lastSrcSeq) === 1) {
+      this.seqOffset = (this.seqOffset + 1) & 0xffff;
+      this.lastSrcSeq = srcSeq;
+    }
   }
 
   /** Starts forwarding `layer` at this packet, continuing the outgoing sequence and timestamp lines. */
@@ -287,8 +371,10 @@ export class DownTrack implements PacketSink {
     this.seqOffset = (view.sequenceNumber - outSeq) & 0xffff;
     this.tsOffset = (view.timestamp - outTs) >>> 0;
     this.switchSrcSeq = view.sequenceNumber;
+    this.lastSrcSeq = -1;
     const previous = this.currentLayer;
     this.currentLayer = layer;
+    this.maxTemporal = this.temporalForFps();
     if (previous !== layer) this.onLayerChange?.(layer);
   }
 

@@ -4,7 +4,7 @@
 import { RtpHeaderView } from '../rtp/packet.js';
 import { rtxUnwrap } from '../rtp/rtx.js';
 import { RtcpKind, RtcpReader, RtcpReportBlock, writeNack, writePli, writeReceiverReport, writeRemb } from '../rtp/rtcp.js';
-import { isKeyframe, type CodecKind } from '../media/codec.js';
+import { CodecKind, isKeyframe } from '../media/codec.js';
 import type { PeerTransport } from '../transport/PeerTransport.js';
 import type { Receiver } from './Receiver.js';
 import type { StreamBuffer } from './StreamBuffer.js';
@@ -124,11 +124,23 @@ export class PublisherIngest {
   private process(receiver: Receiver, sb: StreamBuffer, buf: Buffer, len: number, view: RtpHeaderView, now: number, retransmission: boolean): void {
     const codec = receiver.codecByPt.get(view.payloadType);
     if (codec === undefined) return; // a payload type this m-line did not negotiate
-    const keyframe = view.payloadLength > 0 && isKeyframe(codec.kind as CodecKind, buf, view.payloadOffset, view.payloadLength);
-    if (!sb.onPacket(buf, len, view.sequenceNumber, view.timestamp, now, keyframe, retransmission)) return;
+    const keyframe = view.payloadLength > 0 && isKeyframe(codec.kind, buf, view.payloadOffset, view.payloadLength);
+    const prevTs = sb.lastTimestamp;
+    if (!sb.onPacket(buf, len, view.sequenceNumber, view.timestamp, now, keyframe, retransmission, view.marker)) return;
     if (receiver.onAudioLevel !== undefined && receiver.extensions.audioLevel > 0) {
       const off = view.findExtension(buf, receiver.extensions.audioLevel);
-      if (off >= 0) receiver.onAudioLevel(readAudioLevel(buf, off), 20);
+      if (off >= 0) {
+        // Duration from the timestamp step (20 ms for typical Opus), bounded against gaps and reordering.
+        const step = prevTs < 0 ? 0 : ((view.timestamp - prevTs) >>> 0) / (sb.clockRate / 1000);
+        receiver.onAudioLevel(readAudioLevel(buf, off), step > 0 && step <= 120 ? step : 20);
+      }
+    }
+    if (!retransmission) sb.lastTimestamp = view.timestamp;
+    if (codec.kind === CodecKind.VP9 || codec.kind === CodecKind.AV1) {
+      // Scalable codecs: the layer ids of this packet, read once here for every down track.
+      const ddId = receiver.extensions.dependencyDescriptor;
+      const ddOff = ddId > 0 ? view.findExtension(buf, ddId) : -1;
+      sb.readLayerInfo(buf, ddOff, ddOff >= 0 ? view.elementLength : 0, codec.kind === CodecKind.VP9 ? view.payloadOffset : -1, view.payloadLength);
     }
     receiver.onPacket(sb, buf, len, view, keyframe, now);
   }

@@ -7,6 +7,8 @@ import { StreamBuffer } from './StreamBuffer.js';
 /** What a receiver feeds: DownTrack implements it. */
 export interface PacketSink {
   write(sb: StreamBuffer, buf: Buffer, len: number, view: RtpHeaderView, keyframe: boolean, now: number): void;
+  /** The highest layer this sink wants now (−1: none, e.g. paused). Dynacast takes the maximum over all sinks. */
+  readonly requestedLayer?: number;
   /** A layer appeared or disappeared (simulcast): the sink may change its target. */
   onLayersChanged?(): void;
   close(): void;
@@ -50,6 +52,8 @@ export class Receiver {
   onFirstPacket: (() => void) | undefined;
   /** Audio level observer (speaker detection) for audio tracks: level 0–127 (−dBov), packet duration in ms. */
   onAudioLevel: ((level: number, durationMs: number) => void) | undefined;
+  /** A sink came, went, or changed what it wants (dynacast re-evaluates). */
+  onSinksChanged: (() => void) | undefined;
   private firstPacketSeen = false;
   packets = 0;
   bytes = 0;
@@ -85,10 +89,27 @@ export class Receiver {
   addSink(sink: PacketSink): void {
     if (this.closed) return;
     this.sinks = [...this.sinks, sink];
+    this.onSinksChanged?.();
   }
 
   removeSink(sink: PacketSink): void {
     this.sinks = this.sinks.filter((s) => s !== sink);
+    this.onSinksChanged?.();
+  }
+
+  /** Called by a sink whose wanted layer changed. */
+  sinkChanged(): void {
+    this.onSinksChanged?.();
+  }
+
+  /** The highest layer any sink wants (−1 when nobody wants video from this track). */
+  maxRequestedLayer(): number {
+    let max = -1;
+    for (const s of this.sinks) {
+      const l = s.requestedLayer ?? MAX_LAYERS - 1;
+      if (l > max) max = l;
+    }
+    return max;
   }
 
   /** Hot path: one packet of layer `sb`, already recorded in its history. */

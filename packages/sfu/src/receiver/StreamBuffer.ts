@@ -4,6 +4,10 @@ import { PacketHistory, HISTORY_FLAG_KEYFRAME } from '../rtp/history.js';
 import { NackGenerator } from '../rtp/nack.js';
 import { ReceiveStats } from '../rtp/jitter.js';
 import { ntpToMs } from '../rtp/rtcp.js';
+import { DependencyDescriptorReader } from '../rtp/codecs/dd.js';
+import { Vp9Descriptor } from '../rtp/codecs/vp9.js';
+
+const vp9 = new Vp9Descriptor();
 
 export interface StreamBufferOptions {
   ssrc: number;
@@ -39,6 +43,11 @@ export class StreamBuffer {
   private windowBytes = 0;
   /** Bits per second over the last completed window (~500 ms). */
   bitrate = 0;
+  private windowFrames = 0;
+  /** Frames per second over the last completed window (from marker bits). */
+  frameRate = 0;
+  /** RTP timestamp of the previous packet (audio: its duration comes from the timestamp step). */
+  lastTimestamp = -1;
   lastKeyframeAt = 0;
   /** Local arrival time of the last sender report and the RTP timestamp it carried. */
   private srArrivalMs = 0;
@@ -48,6 +57,16 @@ export class StreamBuffer {
   packets = 0;
   /** Highest sequence number received (by 16-bit serial order). */
   highestSeq = -1;
+
+  // Scalable video (VP9/AV1 SVC): the layer of the packet being processed (set by readLayerInfo), −1 = unknown.
+  spatialId = -1;
+  temporalId = -1;
+  /** The packet starts / ends its layer frame. */
+  frameStart = false;
+  frameEnd = false;
+  /** Highest spatial layer the stream carries (from its dependency structure or VP9 scalability structure). */
+  maxSpatialId = 0;
+  private dd: DependencyDescriptorReader | undefined;
 
   constructor(opts: StreamBufferOptions) {
     this.ssrc = opts.ssrc;
@@ -65,7 +84,7 @@ export class StreamBuffer {
    * Records one packet (plain RTP at buf[0, len)). Returns false for a duplicate that must not be forwarded again.
    * `retransmission`: it arrived through RTX.
    */
-  onPacket(buf: Buffer, len: number, seq: number, ts: number, now: number, keyframe: boolean, retransmission: boolean): boolean {
+  onPacket(buf: Buffer, len: number, seq: number, ts: number, now: number, keyframe: boolean, retransmission: boolean, marker = false): boolean {
     if (this.nack) {
       const status = this.nack.onPacket(seq, now);
       if (status === 2 /* Duplicate */) return false;
@@ -79,12 +98,44 @@ export class StreamBuffer {
     this.lastPacketAt = now;
     if (keyframe) this.lastKeyframeAt = now;
     this.windowBytes += len;
+    if (marker) this.windowFrames++;
     if (now - this.windowStart >= 500) {
-      this.bitrate = this.windowStart === 0 ? 0 : (this.windowBytes * 8000) / (now - this.windowStart);
+      const span = now - this.windowStart;
+      this.bitrate = this.windowStart === 0 ? 0 : (this.windowBytes * 8000) / span;
+      this.frameRate = this.windowStart === 0 ? 0 : (this.windowFrames * 1000) / span;
       this.windowStart = now;
       this.windowBytes = 0;
+      this.windowFrames = 0;
     }
     return true;
+  }
+
+  /**
+   * Reads the layer ids of an SVC packet: from the dependency descriptor element at buf[ddOff, ddOff+ddLen) when the
+   * publisher sends one (ddOff ≥ 0), else from the VP9 payload descriptor at buf[payloadOff, +payloadLen).
+   */
+  readLayerInfo(buf: Uint8Array, ddOff: number, ddLen: number, vp9PayloadOff: number, payloadLen: number): void {
+    this.spatialId = -1;
+    this.temporalId = -1;
+    if (ddOff >= 0) {
+      const dd = (this.dd ??= new DependencyDescriptorReader());
+      if (dd.parse(buf, ddOff, ddLen) && dd.frameInfoValid) {
+        this.spatialId = dd.spatialId;
+        this.temporalId = dd.temporalId;
+        this.frameStart = dd.startOfFrame;
+        this.frameEnd = dd.endOfFrame;
+        this.maxSpatialId = dd.structure!.maxSpatialId;
+      }
+      return;
+    }
+    if (vp9PayloadOff >= 0 && vp9.parse(buf, vp9PayloadOff, payloadLen) && vp9.sid >= 0) {
+      this.spatialId = vp9.sid;
+      this.temporalId = Math.max(0, vp9.tid);
+      this.frameStart = vp9.beginningOfFrame;
+      this.frameEnd = vp9.endOfFrame;
+      if (vp9.ssSpatialLayers > 0) this.maxSpatialId = vp9.ssSpatialLayers - 1;
+      else if (vp9.sid > this.maxSpatialId) this.maxSpatialId = vp9.sid;
+    }
   }
 
   onSenderReport(ntpSec: number, ntpFrac: number, rtpTs: number, now: number): void {

@@ -71,6 +71,8 @@ export class ReceiveStats {
   received = 0;
   private expectedPrior = 0;
   private receivedPrior = 0;
+  /** Of `received`, packets that arrived as retransmissions (each was lost once on the way). */
+  retransmitted = 0;
   /** Bytes received (payload + header as passed in). */
   bytes = 0;
 
@@ -136,6 +138,7 @@ export class ReceiveStats {
     }
     // else: duplicate or reordered packet
     this.received++;
+    if (retransmission) this.retransmitted++;
     this.bytes += sizeBytes;
     if (inOrder && !retransmission) this.jitter.update(arrivalMs, rtpTs);
     return true;

@@ -1,6 +1,6 @@
 // The peer connection a client publishes on: it answers the client's offers, reports the m-lines it carries
 // (mid, kind, msid track id, codecs), and owns the Receivers attached to them.
-import type { RTCRtpTransceiver } from 'werift';
+import type { RTCRtpCodecParameters, RTCRtpTransceiver } from 'werift';
 import { PeerTransport, type PeerTransportOptions } from '../transport/PeerTransport.js';
 import { parseMediaSections, type MediaSection } from '../transport/sdp.js';
 import { PublisherIngest } from '../receiver/PublisherIngest.js';
@@ -40,10 +40,13 @@ export class PublisherPeer {
     });
   }
 
-  /** Answers the client's offer; afterwards `sections` describes every m-line. */
-  async answer(offerSdp: string): Promise<string> {
-    const answer = await this.transport.answer(offerSdp);
+  /**
+   * Answers the client's offer; afterwards `sections` describes every m-line. `preferredCodec` names the codec a
+   * track was published with (AddTrackRequest), so the answer lists it first and the client sends with it.
+   */
+  async answer(offerSdp: string, preferredCodec?: (section: { mid: string; trackId?: string; kind: string }) => string | undefined): Promise<string> {
     const parsed = parseMediaSections(offerSdp);
+    const answer = await this.transport.answer(offerSdp, () => preferredCodec && this.preferCodecs(parsed, preferredCodec));
     this.ingest.learnSdpSsrcs(parsed);
     const byMid = new Map<string, RTCRtpTransceiver>();
     for (const t of this.transport.pc.getTransceivers()) if (t.mid !== null) byMid.set(t.mid, t);
@@ -67,6 +70,23 @@ export class PublisherPeer {
     }
     this.ingest.setExtensionIds(extIds);
     return answer;
+  }
+
+  /**
+   * werift answers with its own codec order (the client then sends with Kite's first codec, VP8); as LiveKit does, the
+   * codec a track was announced with goes first on its transceiver, the others stay negotiable behind it.
+   */
+  private preferCodecs(parsed: MediaSection[], preferredCodec: (section: { mid: string; trackId?: string; kind: string }) => string | undefined): void {
+    const configured = (this.transport.pc as unknown as { config: { codecs: Record<string, RTCRtpCodecParameters[] | undefined> } }).config.codecs;
+    for (const t of this.transport.pc.getTransceivers()) {
+      const s = parsed.find((x) => x.mid === t.mid);
+      const local = s ? configured[s.kind] : undefined;
+      const mime = s && local ? preferredCodec(s)?.toLowerCase() : undefined;
+      if (!mime || !local) continue;
+      const first = local.filter((c) => c.mimeType.toLowerCase() === mime);
+      if (first.length === 0 || local[0]!.mimeType.toLowerCase() === mime) continue;
+      t.setCodecPreferences([...first, ...local.filter((c) => !first.includes(c))]);
+    }
   }
 
   /** The m-lines of the last negotiation on which the client sends media. */

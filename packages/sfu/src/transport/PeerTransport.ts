@@ -132,11 +132,12 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
     return p;
   }
 
-  /** Applies the client's offer and returns Kite's answer SDP. */
-  answer(offerSdp: string): Promise<string> {
+  /** Applies the client's offer and returns Kite's answer SDP. `prepare` runs between the two (codec preferences). */
+  answer(offerSdp: string, prepare?: () => void): Promise<string> {
     return this.serial(async () => {
       await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
       this.onRemoteDescription();
+      prepare?.();
       await this.pc.setLocalDescription(await this.pc.createAnswer());
       this.watchDtls();
       return stripTransportCc(filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate));
