@@ -112,6 +112,44 @@ describe('simulcast layer selection', () => {
     for (const p of [alice, bob]) await p.context.close();
   });
 
+  it('setVideoDimensions, adaptive stream (the video element size) and setVideoFPS pick what bob receives', async () => {
+    const room = 'sim-5';
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
+    const carol = await join('carol', room, { adaptiveStream: true });
+    await publishCamera720(alice);
+    await waitInbound(bob.page, 'alice', 'video', (s) => s.frameWidth >= 640 && s.framesDecoded > 30, 20_000);
+
+    await onRemoteCamera(bob.page, 'alice', 'pub.setVideoDimensions({ width: 320, height: 180 });');
+    const small = await waitInbound(bob.page, 'alice', 'video', (s) => s.frameWidth > 0 && s.frameWidth <= 400, 10_000);
+    await onRemoteCamera(bob.page, 'alice', 'pub.setVideoDimensions({ width: 1280, height: 720 });');
+    const large = await waitInbound(bob.page, 'alice', 'video', (s) => s.frameWidth >= 640, 10_000);
+    console.log(`[e2e] setVideoDimensions 320x180 → ${small.stats.frameWidth} px in ${small.ms} ms; 1280x720 → ${large.stats.frameWidth} px in ${large.ms} ms`);
+
+    // Frame rate: a cap drops temporal layers (the publisher's encoder sends three).
+    await sleep(2000);
+    const fullFps = (await inbound(bob.page, 'alice', 'video'))!.framesPerSecond;
+    await onRemoteCamera(bob.page, 'alice', 'pub.setVideoFPS(8);');
+    const capped = await waitInbound(bob.page, 'alice', 'video', (s) => s.framesPerSecond > 0 && s.framesPerSecond <= fullFps * 0.6, 10_000);
+    await sleep(2000);
+    const steady = (await inbound(bob.page, 'alice', 'video'))!;
+    console.log(`[e2e] setVideoFPS(8): ${fullFps} → ${capped.stats.framesPerSecond} fps after ${capped.ms} ms, ${steady.framesPerSecond} fps 2 s later`);
+    expect(steady.framesPerSecond).toBeLessThanOrEqual(fullFps * 0.6);
+    expect(steady.framesPerSecond).toBeGreaterThan(0);
+    await onRemoteCamera(bob.page, 'alice', 'pub.setVideoFPS(30);');
+    await waitInbound(bob.page, 'alice', 'video', (s) => s.framesPerSecond >= fullFps * 0.8, 10_000);
+
+    // Adaptive stream: carol's element size decides; a small element gets the low layer, a large one the top.
+    await waitEvent(carol.page, 'TrackSubscribed', { identity: 'alice', kind: 'video' });
+    const resize = (w: number, h: number) => carol.page.evaluate(([w, h]) => document.querySelectorAll('video').forEach((v) => ((v as HTMLVideoElement).style.width = `${w}px`, (v as HTMLVideoElement).style.height = `${h}px`)), [w, h]);
+    await resize(160, 90);
+    const tiny = await waitInbound(carol.page, 'alice', 'video', (s) => s.frameWidth > 0 && s.frameWidth <= 400 && s.framesDecoded > 5, 15_000);
+    await resize(1280, 720);
+    const big = await waitInbound(carol.page, 'alice', 'video', (s) => s.frameWidth >= 640, 15_000);
+    console.log(`[e2e] adaptive stream: 160x90 element → ${tiny.stats.frameWidth} px; 1280x720 element → ${big.stats.frameWidth} px after ${big.ms} ms`);
+    for (const p of [alice, bob, carol]) await p.context.close();
+  });
+
   it("with dynacast, alice's top encoding goes inactive when only LOW is wanted and comes back on HIGH", async () => {
     const room = 'sim-2';
     const alice = await join('alice', room, { dynacast: true });

@@ -1,6 +1,7 @@
 // `pnpm bench`: prints the forwarding figures and their ratio to the raw ceiling measured in the same run.
 import { runCeiling } from './ceiling.js';
 import { runForwarding } from './forwarding.js';
+import { runSimulcastCost } from './simulcastCost.js';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 25);
 const PUBLISH_PPS = Number(process.env.BENCH_PPS ?? 2000);
@@ -27,6 +28,17 @@ async function main() {
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+
+  const n = Math.min(SUBSCRIBERS, 10);
+  console.log(`\nSubscriber cost on a simulcast track (q/h/f in, f forwarded) vs a plain one — ${n} subscribers, ${SECONDS} s each`);
+  const sim = await runSimulcastCost(n, SECONDS);
+  const rows2: [string, string][] = [
+    ['plain: CPU per subscriber', `${(sim.plainUsPerSecond / 1e4).toFixed(2)} % of a core (${sim.plainUsPerForwarded.toFixed(2)} µs per forwarded packet)`],
+    ['simulcast: CPU per subscriber', `${(sim.simulcastUsPerSecond / 1e4).toFixed(2)} % of a core (${sim.simulcastUsPerForwarded.toFixed(2)} µs per forwarded packet)`],
+    ['simulcast / plain', `${((sim.simulcastUsPerSecond / sim.plainUsPerSecond) * 100).toFixed(0)} %`],
+  ];
+  const w2 = Math.max(...rows2.map((r) => r[0].length));
+  for (const [k, v] of rows2) console.log(`  ${k.padEnd(w2)}  ${v}`);
 }
 
 main().then(

@@ -48,6 +48,7 @@ export interface Inbound {
   totalFreezesDuration: number;
   nackCount: number;
   pliCount: number;
+  framesPerSecond: number;
   /** The decoded codec, e.g. video/VP9. */
   mimeType: string;
 }

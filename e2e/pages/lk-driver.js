@@ -100,6 +100,7 @@ const t = {
           nackCount: s.nackCount ?? 0,
           pliCount: s.pliCount ?? 0,
           freezeCount: s.freezeCount ?? 0,
+          framesPerSecond: s.framesPerSecond ?? 0,
           totalFreezesDuration: s.totalFreezesDuration ?? 0,
           audioLevel: s.audioLevel,
           codec: s.codecId,

@@ -19,6 +19,7 @@ import { MAX_LAYERS } from '../receiver/Receiver.js';
 import type { StreamBuffer } from '../receiver/StreamBuffer.js';
 import { Sequencer } from './Sequencer.js';
 import { SVC_DROP, SVC_FORWARD_MARKED, SvcFilter } from './SvcFilter.js';
+import { readLayerInfo } from '../receiver/layerInfo.js';
 
 // Scratch buffers shared by every down track: building and sending a packet is synchronous.
 const scratch = Buffer.allocUnsafe(1500);
@@ -29,6 +30,12 @@ const nackView = new RtpHeaderView();
 const catchUpView = new RtpHeaderView();
 /** Packets after a switch point that may already be in history (they overtook the keyframe's first packet). */
 const MAX_CATCH_UP = 128;
+/**
+ * Recent packets dropped on purpose, kept so that a late packet (e.g. recovered by NACK) still gets the outgoing
+ * number it had before the drops that followed it. Power of two; at ~75 drops/s (720p, half the frames dropped)
+ * it spans over 3 s, longer than any useful retransmission.
+ */
+const SKIP_HISTORY = 256;
 /** Forwarding every temporal layer (VP8 TID 0–2 and anything above). */
 const MAX_TEMPORAL = 3;
 const ntp = new NtpTime();
@@ -77,6 +84,9 @@ export class DownTrack implements PacketSink {
   /** Highest VP8 temporal layer forwarded. */
   private maxTemporal = MAX_TEMPORAL;
   private seqOffset = 0;
+  /** Source sequence numbers of the drops that moved seqOffset, in sequence order (a ring of SKIP_HISTORY). */
+  private readonly skipped = new Uint16Array(SKIP_HISTORY);
+  private skipCount = 0;
   private tsOffset = 0;
   private lastOutSeq = 0;
   private lastOutTs = 0;
@@ -280,11 +290,7 @@ export class DownTrack implements PacketSink {
     for (let i = 1, seq = (fromSeq + 1) & 0xffff; i <= MAX_CATCH_UP && seqDiff(seq, last) <= 0; i++, seq = (seq + 1) & 0xffff) {
       const pkt = sb.history.get(seq);
       if (!pkt || !catchUpView.parse(pkt, 0, pkt.length)) continue;
-      if (this.svc !== undefined) {
-        const ddId = this.receiver.extensions.dependencyDescriptor;
-        const ddOff = ddId > 0 ? catchUpView.findExtension(pkt, ddId) : -1;
-        sb.readLayerInfo(pkt, ddOff, ddOff >= 0 ? catchUpView.elementLength : 0, this.receiver.codec?.kind === CodecKind.VP9 ? catchUpView.payloadOffset : -1, catchUpView.payloadLength);
-      }
+      readLayerInfo(this.receiver, sb, pkt, catchUpView);
       this.forward(sb, pkt as Buffer, catchUpView, now, false);
     }
   }
@@ -307,7 +313,8 @@ export class DownTrack implements PacketSink {
       }
       if (verdict === SVC_FORWARD_MARKED) marker = true;
     }
-    const outSeq = (view.sequenceNumber - this.seqOffset) & 0xffff;
+    const outSeq = this.outSeqFor(view.sequenceNumber);
+    if (outSeq < 0) return;
     const outTs = (view.timestamp - this.tsOffset) >>> 0;
     const n = this.build(scratch, buf, view, outPt, outSeq, outTs, marker, now);
     if (n < 0) return;
@@ -317,7 +324,8 @@ export class DownTrack implements PacketSink {
     if (this.munger !== undefined) {
       const hdr = n - view.payloadLength - view.paddingLength;
       if (view.payloadLength > 0 && vp8.parse(scratch, hdr, view.payloadLength)) {
-        const drop = vp8.tid > this.maxTemporal;
+        // Chrome omits TID from the VP8 descriptor when it sends a dependency descriptor: then that one tells.
+        const drop = (vp8.tid >= 0 ? vp8.tid : sb.temporalId) > this.maxTemporal;
         if (!this.munger.process(layer, vp8, drop)) {
           if (drop) this.skip(view.sequenceNumber);
           return;
@@ -329,6 +337,10 @@ export class DownTrack implements PacketSink {
         if (tl0 >= 0) vp8WriteTl0PicIdx(scratch, vp8, tl0);
         if (keyIdx >= 0) vp8WriteKeyIdx(scratch, vp8, keyIdx);
       }
+    } else if (svc === undefined && sb.temporalId > this.maxTemporal) {
+      // Other codecs (H.264) carry their temporal layer in the dependency descriptor only.
+      this.skip(view.sequenceNumber);
+      return;
     }
     if (this.lastSrcSeq < 0 || seqDiff(view.sequenceNumber, this.lastSrcSeq) > 0) this.lastSrcSeq = view.sequenceNumber;
     if (!this.transport.sendRtp(scratch, n)) return;
@@ -344,14 +356,39 @@ export class DownTrack implements PacketSink {
   }
 
   /**
-   * A packet dropped on purpose (temporal layer filtering): when it is the next one in order, later packets move up
-   * by one so the subscriber sees no gap. (A dropped packet that arrives out of order leaves a hole; rare.)
+   * A packet dropped on purpose (temporal layer filtering): when it is newer than every packet handled so far, later
+   * packets move up by one so the subscriber sees no gap. Packets missing before it (lost, or late) keep the numbers
+   * they had: see outSeqFor. (A dropped packet that itself arrives late leaves a hole — the packets after it were
+   * sent already — which the subscriber counts as one lost packet.)
    */
   private skip(srcSeq: number): void {
-    if (this.lastSrcSeq >= 0 && seqDiff(srcSeq, this.lastSrcSeq) === 1) {
+    if (this.lastSrcSeq >= 0 && seqDiff(srcSeq, this.lastSrcSeq) > 0) {
       this.seqOffset = (this.seqOffset + 1) & 0xffff;
       this.lastSrcSeq = srcSeq;
+      this.skipped[this.skipCount & (SKIP_HISTORY - 1)] = srcSeq;
+      this.skipCount++;
     }
+  }
+
+  /**
+   * The outgoing sequence number of a source packet of the current layer, or −1 when it can't be known. A packet older
+   * than the newest one handled (late: reordered or recovered by NACK) takes the offset in effect at its place in
+   * the sequence: drops after it moved only the packets after them. Using the current offset would give it the
+   * number of a packet already sent.
+   */
+  private outSeqFor(srcSeq: number): number {
+    let off = this.seqOffset;
+    if (this.skipCount > 0 && this.lastSrcSeq >= 0 && seqDiff(srcSeq, this.lastSrcSeq) < 0) {
+      const n = Math.min(this.skipCount, SKIP_HISTORY);
+      let i = 1;
+      for (; i <= n; i++) {
+        if (seqDiff(this.skipped[(this.skipCount - i) & (SKIP_HISTORY - 1)]!, srcSeq) <= 0) break;
+        off = (off - 1) & 0xffff;
+      }
+      // Older than every drop remembered, with more drops forgotten: its number is unknown, don't guess.
+      if (i > n && this.skipCount > SKIP_HISTORY) return -1;
+    }
+    return (srcSeq - off) & 0xffff;
   }
 
   /** Starts forwarding `layer` at this packet, continuing the outgoing sequence and timestamp lines. */
@@ -372,6 +409,7 @@ export class DownTrack implements PacketSink {
     this.tsOffset = (view.timestamp - outTs) >>> 0;
     this.switchSrcSeq = view.sequenceNumber;
     this.lastSrcSeq = -1;
+    this.skipCount = 0;
     const previous = this.currentLayer;
     this.currentLayer = layer;
     this.maxTemporal = this.temporalForFps();

@@ -4,7 +4,8 @@
 import { RtpHeaderView } from '../rtp/packet.js';
 import { rtxUnwrap } from '../rtp/rtx.js';
 import { RtcpKind, RtcpReader, RtcpReportBlock, writeNack, writePli, writeReceiverReport, writeRemb } from '../rtp/rtcp.js';
-import { CodecKind, isKeyframe } from '../media/codec.js';
+import { isKeyframe } from '../media/codec.js';
+import { readLayerInfo } from './layerInfo.js';
 import type { PeerTransport } from '../transport/PeerTransport.js';
 import type { Receiver } from './Receiver.js';
 import type { StreamBuffer } from './StreamBuffer.js';
@@ -136,12 +137,8 @@ export class PublisherIngest {
       }
     }
     if (!retransmission) sb.lastTimestamp = view.timestamp;
-    if (codec.kind === CodecKind.VP9 || codec.kind === CodecKind.AV1) {
-      // Scalable codecs: the layer ids of this packet, read once here for every down track.
-      const ddId = receiver.extensions.dependencyDescriptor;
-      const ddOff = ddId > 0 ? view.findExtension(buf, ddId) : -1;
-      sb.readLayerInfo(buf, ddOff, ddOff >= 0 ? view.elementLength : 0, codec.kind === CodecKind.VP9 ? view.payloadOffset : -1, view.payloadLength);
-    }
+    // The layer ids of this packet, read once here for every down track.
+    if (sb.video) readLayerInfo(receiver, sb, buf, view);
     receiver.onPacket(sb, buf, len, view, keyframe, now);
   }
 

@@ -46,6 +46,7 @@ export class Receiver {
   readonly layers: (StreamBuffer | undefined)[] = new Array(MAX_LAYERS).fill(undefined);
   private sinks: PacketSink[] = [];
   private readonly lastPli = new Float64Array(MAX_LAYERS);
+  private readonly deferredPli: (NodeJS.Timeout | undefined)[] = new Array(MAX_LAYERS).fill(undefined);
   private readonly sendPli: (ssrc: number) => void;
   private closed = false;
   /** Set by the owner: called once when the first packet arrives (the track becomes visible to others). */
@@ -130,10 +131,25 @@ export class Receiver {
     while (l > 0 && !this.layers[l]) l--;
     if (!this.layers[l]) l = this.layers.findIndex((x) => x !== undefined);
     const sb = l >= 0 ? this.layers[l] : undefined;
-    if (!sb || this.kind !== 'video') return;
-    if (now - this.lastPli[l]! < PLI_THROTTLE_MS) return;
-    this.lastPli[l] = now;
-    this.sendPli(sb.ssrc);
+    if (!sb || this.kind !== 'video' || this.closed) return;
+    const wait = PLI_THROTTLE_MS - (now - this.lastPli[l]!);
+    if (wait <= 0) {
+      this.lastPli[l] = now;
+      this.sendPli(sb.ssrc);
+      return;
+    }
+    // Throttled: ask once the window is over (a switch waiting for this keyframe should not wait for the next tick),
+    // unless a keyframe arrived meanwhile.
+    if (this.deferredPli[l]) return;
+    const target = l;
+    this.deferredPli[l] = setTimeout(() => {
+      this.deferredPli[target] = undefined;
+      const current = this.layers[target];
+      if (this.closed || !current || current.lastKeyframeAt >= now) return;
+      this.lastPli[target] = Date.now();
+      this.sendPli(current.ssrc);
+    }, wait);
+    this.deferredPli[l]!.unref();
   }
 
   /** Highest layer that received a packet within `withinMs`. -1 if none. */
@@ -148,6 +164,7 @@ export class Receiver {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const t of this.deferredPli) if (t) clearTimeout(t);
     const sinks = this.sinks;
     this.sinks = [];
     for (const s of sinks) s.close();

@@ -1,0 +1,233 @@
+// Plays a recorded simulcast fixture into a Kite Receiver the way PublisherIngest does, in real time, looping the
+// recording as one continuous publisher: per layer, every loop (and every jump, below) continues the sequence numbers,
+// RTP timestamps, VP8 PictureID/TL0PICIDX and the dependency descriptor's frame number where the previous packet of
+// that layer left off. Keyframe requests (the Receiver's sendPli) are answered like an encoder would: the layer's next
+// frame is a keyframe — the feed jumps to the next recorded keyframe of that layer at the next frame boundary.
+import { isKeyframe, rtp, type CodecKind, type Receiver, type StreamBuffer } from '@kite/sfu';
+import type { Fixture, RecLayer, RecPacket } from './fixture.js';
+
+/** One packet handed to the Receiver. */
+export interface FedPacket {
+  at: number;
+  layer: number;
+  /** Recorded packet index within its layer. */
+  index: number;
+  seq: number;
+  keyframe: boolean;
+  /** First packet of a segment (start, loop, or jump to a keyframe): the source values were re-based here. */
+  segmentStart: boolean;
+}
+
+interface LayerState {
+  rec: RecLayer;
+  pos: number;
+  /** performance.now() of recording time 0 for the current segment. */
+  base: number;
+  started: boolean;
+  seqOff: number;
+  tsOff: number;
+  pidOff: number;
+  tl0Off: number;
+  ddOff: number;
+  lastSeq: number;
+  lastTs: number;
+  lastPid: number;
+  lastTl0: number;
+  /** Scheduled time of the last frame start emitted. */
+  lastFrameAt: number;
+  keyframeRequested: boolean;
+  pendingSegment: boolean;
+  sb: StreamBuffer | undefined;
+  plis: number;
+  jumps: number;
+  loops: number;
+}
+
+export class SimulcastFeed {
+  readonly fed: FedPacket[][] = [[], [], []];
+  private readonly layers: LayerState[];
+  private readonly view = new rtp.RtpHeaderView();
+  private timer: NodeJS.Timeout | undefined;
+  private ddMax = -Infinity;
+  private readonly fixtureDd0: number;
+  packets = 0;
+  /** Keyframe requests per layer, with their times. */
+  readonly pliLog: { at: number; layer: number }[] = [];
+  /** false: keyframe requests are counted but not answered (only the recording's own keyframes come). */
+  answerPli = true;
+  /**
+   * Start every counter a little before it wraps (sequence numbers, timestamps, PictureID, TL0PICIDX, DD frame
+   * number), so the down track's rewriting — and the subscriber — see each wrap within the first seconds.
+   */
+  nearWrap = true;
+
+  constructor(
+    fixture: Fixture,
+    private readonly receiver: Receiver,
+  ) {
+    this.fixtureDd0 = fixture.layers[0]!.packets[0]!.ddExt;
+    this.layers = fixture.layers.map((rec) => ({
+      rec,
+      pos: 0,
+      base: 0,
+      started: false,
+      seqOff: 0,
+      tsOff: 0,
+      pidOff: 0,
+      tl0Off: 0,
+      ddOff: 0,
+      lastSeq: 0,
+      lastTs: 0,
+      lastPid: 0,
+      lastTl0: 0,
+      lastFrameAt: 0,
+      keyframeRequested: false,
+      pendingSegment: true,
+      sb: undefined,
+      plis: 0,
+      jumps: 0,
+      loops: 0,
+    }));
+  }
+
+  /** The Receiver's `sendPli` callback. */
+  onPli(ssrc: number): void {
+    const l = this.layers.find((s) => s.rec.ssrc === ssrc);
+    if (!l) return;
+    l.plis++;
+    if (this.answerPli) l.keyframeRequested = true;
+    this.pliLog.push({ at: performance.now(), layer: l.rec.layer });
+  }
+
+  stats(): { plis: number[]; jumps: number[]; loops: number[] } {
+    return { plis: this.layers.map((l) => l.plis), jumps: this.layers.map((l) => l.jumps), loops: this.layers.map((l) => l.loops) };
+  }
+
+  start(): void {
+    const now = performance.now();
+    for (const l of this.layers) l.base = now - l.rec.packets[0]!.t + 1;
+    this.timer = setInterval(() => this.pump(), 2);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private due(l: LayerState): number {
+    return l.base + l.rec.packets[l.pos]!.t;
+  }
+
+  /** Sends every packet that is due, in time order across layers. */
+  private pump(): void {
+    const now = performance.now();
+    for (;;) {
+      let next: LayerState | undefined;
+      for (const l of this.layers) if (!next || this.due(l) < this.due(next)) next = l;
+      if (!next || this.due(next) > now) return;
+      this.emit(next);
+    }
+  }
+
+  private emit(l: LayerState): void {
+    const pkts = l.rec.packets;
+    let p = pkts[l.pos]!;
+    // At a frame boundary: a requested keyframe replaces the next frame (the encoder's next frame is a keyframe).
+    if (p.frameStart && l.keyframeRequested) {
+      l.keyframeRequested = false;
+      if (!p.vp8.keyframe) {
+        const at = this.due(l);
+        let k = l.pos + 1;
+        while (k < pkts.length && !pkts[k]!.vp8.keyframe) k++;
+        if (k >= pkts.length) k = 0;
+        l.jumps++;
+        l.pos = k;
+        l.base = at - pkts[k]!.t;
+        l.pendingSegment = true;
+        p = pkts[k]!;
+      }
+    }
+    const segmentStart = l.pendingSegment;
+    if (segmentStart) {
+      l.pendingSegment = false;
+      this.beginSegment(l, p);
+    }
+    this.send(l, p, segmentStart);
+    l.pos++;
+    if (l.pos >= pkts.length) {
+      // Loop: the recording starts with a keyframe; it comes one frame interval after the last frame.
+      l.loops++;
+      l.pos = 0;
+      l.base = l.lastFrameAt + l.rec.frameMs - pkts[0]!.t;
+      l.pendingSegment = true;
+    }
+  }
+
+  /** Re-bases the layer so packet `p` (a keyframe's first packet) continues the layer's outgoing values. */
+  private beginSegment(l: LayerState, p: RecPacket): void {
+    if (!l.started) {
+      l.started = true;
+      if (this.nearWrap) {
+        l.seqOff = 0x10000 - 150 - p.seqExt;
+        l.tsOff = 2 ** 32 - 5 * 90_000 - p.tsExt;
+        if (p.pidExt >= 0) l.pidOff = 0x8000 - 60 - p.pidExt;
+        if (p.tl0Ext >= 0) l.tl0Off = 0x100 - 10 - p.tl0Ext;
+        // Frame numbers are shared by the layers: one shift for all keeps their order.
+        if (p.ddExt >= 0) l.ddOff = 0x10000 - 300 - this.fixtureDd0;
+      }
+      return;
+    }
+    l.seqOff = l.lastSeq + 1 - p.seqExt;
+    l.tsOff = l.lastTs + l.rec.frameTicks - p.tsExt;
+    if (p.pidExt >= 0) l.pidOff = l.lastPid + 1 - p.pidExt;
+    if (p.tl0Ext >= 0) l.tl0Off = l.lastTl0 + 1 - p.tl0Ext;
+  }
+
+  private send(l: LayerState, p: RecPacket, segmentStart: boolean): void {
+    const at = this.due(l);
+    const buf = Buffer.from(p.buf);
+    const seq = p.seqExt + l.seqOff;
+    const ts = p.tsExt + l.tsOff;
+    buf.writeUInt16BE(seq & 0xffff, 2);
+    buf.writeUInt32BE(ts % 2 ** 32, 4);
+    l.lastSeq = seq;
+    l.lastTs = ts;
+    if (p.frameStart) l.lastFrameAt = at;
+    if (p.vp8.pictureIdOffset >= 0 && p.vp8.pictureIdBits === 15) {
+      const pid = p.pidExt + l.pidOff;
+      buf[p.vp8.pictureIdOffset] = 0x80 | ((pid >> 8) & 0x7f);
+      buf[p.vp8.pictureIdOffset + 1] = pid & 0xff;
+      l.lastPid = pid;
+    }
+    if (p.vp8.tl0Offset >= 0) {
+      const tl0 = p.tl0Ext + l.tl0Off;
+      buf[p.vp8.tl0Offset] = tl0 & 0xff;
+      l.lastTl0 = tl0;
+    }
+    if (p.ddOffset >= 0) {
+      // The publisher's frame numbers are shared by its simulcast streams (libwebrtc numbers frames across them), so a
+      // keyframe never goes below anything sent before on any layer; frames after it keep their recorded distances.
+      if (p.vp8.keyframe && p.ddExt + l.ddOff <= this.ddMax) l.ddOff = this.ddMax + 1 - p.ddExt;
+      const fn = p.ddExt + l.ddOff;
+      buf[p.ddOffset + 1] = (fn >> 8) & 0xff;
+      buf[p.ddOffset + 2] = fn & 0xff;
+      if (fn > this.ddMax) this.ddMax = fn;
+    }
+    this.fed[l.rec.layer]!.push({ at, layer: l.rec.layer, index: p.index, seq: seq & 0xffff, keyframe: p.vp8.keyframe, segmentStart });
+    this.ingest(l, buf);
+  }
+
+  /** What PublisherIngest.process does with one plain RTP packet of a known route. */
+  private ingest(l: LayerState, buf: Buffer): void {
+    const view = this.view;
+    if (!view.parse(buf, 0, buf.length)) throw new Error('feed built an invalid RTP packet');
+    const codec = this.receiver.codecByPt.get(view.payloadType);
+    if (codec === undefined) return;
+    l.sb ??= this.receiver.layerBuffer(l.rec.layer, view.ssrc, codec.clockRate);
+    const now = Date.now();
+    const keyframe = view.payloadLength > 0 && isKeyframe(codec.kind as CodecKind, buf, view.payloadOffset, view.payloadLength);
+    if (!l.sb.onPacket(buf, buf.length, view.sequenceNumber, view.timestamp, now, keyframe, false, view.marker)) return;
+    this.packets++;
+    this.receiver.onPacket(l.sb, buf, buf.length, view, keyframe, now);
+  }
+}
