@@ -12,7 +12,8 @@ import { LocalRoomActions } from './rooms/localActions.js';
 import { RoomService } from './api/roomService.js';
 import { registerTwirp } from './api/twirp.js';
 import { registerRtcService } from './rtc/rtcService.js';
-import { iceOptions } from './rtc/iceConfig.js';
+import { startRtcNetwork } from './rtc/iceConfig.js';
+import { startTurnService, type TurnService, type TurnEndpoints } from './turn/turnService.js';
 import { newNodeId } from '@kite/protocol';
 
 export interface ServerOptions {
@@ -31,8 +32,29 @@ export interface KiteServer {
   readonly log: Logger;
   readonly rooms: RoomManager;
   readonly store: RoomStore;
+  /** The shared ICE sockets as bound (configured 0 = any free port) and the addresses candidates carry. */
+  readonly rtc: KiteRtc;
+  /** Kite's TURN server when `turn.enabled`: bound ports (configured 0 = any free port), certificate, allocations. */
+  readonly turn?: KiteTurn;
   /** Stops accepting, disconnects everyone, closes every socket and timer. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface KiteTurn extends TurnEndpoints {
+  /** PEM certificate of TURN/TLS (public), e.g. the one --dev generated. */
+  readonly certificate?: string;
+  /** base64 SHA-256 of the certificate's public key (for Chromium's --ignore-certificate-errors-spki-list). */
+  readonly certificateSpki?: string;
+  readonly service: TurnService;
+}
+
+export interface KiteRtc {
+  /** The UDP mux's port (rtc.udp_port); undefined in rtc.port_range_* mode. */
+  readonly udpPort?: number;
+  /** The ICE-TCP mux's port (rtc.tcp_port). */
+  readonly tcpPort: number;
+  /** Addresses advertised in ICE candidates (rtc.node_ip, STUN-discovered, or this host's filtered interfaces). */
+  readonly addresses: readonly string[];
 }
 
 function hostForUrl(address: string): string {
@@ -68,7 +90,13 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   });
   app.get('/', async (_req, reply) => reply.type('text/plain').send('OK'));
   await registerTwirp(app, { keys, handlers: roomService.handlers(), log, bodyLimit: 16 * 1024 * 1024 });
-  await registerRtcService(app, { config: cfg, keys, rooms, ice: iceOptions(cfg), log, nodeId });
+  // One UDP socket and one TCP listener for every peer connection, opened before anything can join.
+  const rtcNet = await startRtcNetwork(cfg, log);
+  const ice = rtcNet.ice;
+  // TURN first: JoinResponses name its bound ports. The relay may reach Kite's media ports only (turn/relayPolicy.ts).
+  const turnService = cfg.turn.enabled ? await startTurnService(cfg, { log, ice, muxPort: () => rtcNet.udpMux?.port }) : undefined;
+  turnService?.watchRooms(rooms);
+  await registerRtcService(app, { config: cfg, keys, rooms, ice, log, nodeId });
 
   // Listen: the first address through fastify, any others through plain servers that hand requests to it.
   const binds = cfg.bind_addresses.length ? cfg.bind_addresses : ['0.0.0.0'];
@@ -85,9 +113,16 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
     extra.push(s);
   }
   const url = `http://${hostForUrl(binds[0]!)}:${port}`;
-  log.info({ url, binds, port, rtc: { tcp_port: cfg.rtc.tcp_port, udp_port: cfg.rtc.udp_port }, dev: cfg.development }, 'Kite server started');
+  const rtc: KiteRtc = { udpPort: rtcNet.udpMux?.port, tcpPort: rtcNet.tcpMux.port, addresses: rtcNet.addresses };
+  log.info({ url, binds, port, rtc: { tcp_port: rtc.tcpPort, udp_port: rtc.udpPort, port_range: rtc.udpPort === undefined ? ice.portRange : undefined, addresses: rtc.addresses }, dev: cfg.development }, 'Kite server started');
 
   let closing: Promise<void> | undefined;
+  const turn: KiteTurn | undefined = turnService && {
+    ...turnService.endpoints,
+    certificate: turnService.certificate?.cert,
+    certificateSpki: turnService.certificate?.spki,
+    service: turnService,
+  };
   return {
     config: cfg,
     port,
@@ -95,9 +130,13 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
     log,
     rooms,
     store,
+    rtc,
+    turn,
     close() {
       return (closing ??= (async () => {
         await rooms.close();
+        await turnService?.close();
+        await rtcNet.close();
         await Promise.all(extra.map((s) => new Promise<void>((r) => s.close(() => r()))));
         await app.close();
         await store.close();

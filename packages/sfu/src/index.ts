@@ -3,7 +3,11 @@
 // layer choice, rewrite, SRTP out) → PeerTransport.
 export { PeerTransport } from './transport/PeerTransport.js';
 export type { PeerTransportOptions, PeerTransportEvents, IceCandidateInit, LoggerLike, RtpSink } from './transport/PeerTransport.js';
-export { parseMediaSections, filterCandidates, candidateAddress } from './transport/sdp.js';
+export { parseMediaSections, filterCandidates, candidateAddress, stripMdnsCandidates } from './transport/sdp.js';
+export { UdpMux, TcpMux, attachMuxes } from './transport/mux/index.js';
+export type { UdpMuxOptions, UdpMuxStats, TcpMuxOptions, TcpMuxStats, AttachMuxOptions } from './transport/mux/index.js';
+export { discoverExternalAddress, parseStunServer } from './transport/stunClient.js';
+export type { StunMapping, StunDiscoveryOptions } from './transport/stunClient.js';
 export type { MediaSection } from './transport/sdp.js';
 export { PublisherPeer } from './session/PublisherPeer.js';
 export type { PublishedSection, PublisherPeerOptions } from './session/PublisherPeer.js';
@@ -20,7 +24,7 @@ export { Sequencer } from './downtrack/Sequencer.js';
 export { CodecKind, codecKindOf, isKeyframe, negotiatedCodecs } from './media/codec.js';
 export type { NegotiatedCodec } from './media/codec.js';
 export { KITE_CODECS, KITE_EXT_IDS, EXT, peerConnectionConfig } from './werift/config.js';
-export type { IceOptions, MediaConfig, CodecSpec } from './werift/config.js';
+export type { IceOptions, IceProtocol, MediaConfig, CodecSpec } from './werift/config.js';
 export { applyWeriftPatches } from './werift/patches.js';
 export * as rtp from './rtp/index.js';
 export * as srtp from './srtp/index.js';

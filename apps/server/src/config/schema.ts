@@ -10,12 +10,13 @@ export interface RtcConfig {
   port_range_end: number;
   /** The address advertised in ICE candidates. Default: the first non-internal IPv4 address (127.0.0.1 in --dev). */
   node_ip?: string;
-  /** Discover the public address with STUN (rtc.stun_servers). */
+  /** Discover the public address with STUN (rtc.stun_servers) at start; on failure Kite warns and advertises local addresses. */
   use_external_ip: boolean;
+  /** `host:port` STUN servers for use_external_ip. Empty: LiveKit's default (Google's). */
   stun_servers: string[];
-  /** Interface name filters for the addresses Kite advertises. */
+  /** Interface name filters for the addresses Kite advertises when node_ip is not set. */
   interfaces: { includes: string[]; excludes: string[] };
-  /** IP filters (CIDR) for the addresses Kite advertises. */
+  /** IP filters (CIDR) for the addresses Kite advertises when node_ip is not set. */
   ips: { includes: string[]; excludes: string[] };
   /** Offer 127.0.0.1 / ::1 candidates (on by default in --dev so local tests work). */
   enable_loopback_candidate: boolean;
@@ -27,14 +28,23 @@ export interface TurnConfig {
   domain: string;
   /** TURN over UDP (and TCP on the same port number). 0 = any free port. */
   udp_port: number;
-  /** TURN over TLS. 0 = disabled unless --dev generates a certificate. */
+  /**
+   * TURN over TLS. TLS is served when cert_file/key_file are set or in --dev (a self-signed certificate is generated at
+   * start); 0 then means any free port. With external_tls: a plain TCP listener for the load balancer (0 = none).
+   */
   tls_port: number;
   cert_file: string;
   key_file: string;
   /** TLS is terminated by a load balancer in front (clients get turns:<domain>:443). */
   external_tls: boolean;
+  /** Relay ports (UDP) handed to clients in allocations. */
   relay_range_start: number;
   relay_range_end: number;
+  /**
+   * Extra destinations the relay may send to (CIDRs, any port). By default it relays only to Kite's own media ports
+   * on this node's addresses, so it is never an open relay into the host's network.
+   */
+  relay_allow: string[];
 }
 
 export interface RedisConfig {
@@ -168,6 +178,7 @@ export function defaultConfig(): KiteConfig {
       external_tls: false,
       relay_range_start: 30000,
       relay_range_end: 40000,
+      relay_allow: [],
     },
     redis: {
       address: '',

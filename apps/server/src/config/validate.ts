@@ -70,6 +70,18 @@ const udpPort: Check = (v, key) => {
   if (typeof v === 'string' && v.includes('-')) fail(key, 'port ranges are not supported for the UDP mux; give one port (or use rtc.port_range_start/end)');
   return port(v, key);
 };
+/** An IPv4/IPv6 address or CIDR block (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`). */
+const cidr: Check = (v, key) => {
+  const s = (str(v, key) as string).trim();
+  const slash = s.indexOf('/');
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  const family = isIP(addr);
+  const bits = slash < 0 ? (family === 6 ? 128 : 32) : Number(s.slice(slash + 1));
+  if (family === 0 || !Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32) || (slash >= 0 && !/^\d+$/.test(s.slice(slash + 1)))) {
+    fail(key, `must be an IP address or CIDR block such as 10.0.0.0/8, got ${JSON.stringify(v)}`);
+  }
+  return s;
+};
 const keyMap: Check = (v, key) => {
   if (v === null || v === undefined) return {};
   if (typeof v !== 'object' || Array.isArray(v)) fail(key, 'must be a map of API key to secret');
@@ -107,7 +119,7 @@ const SCHEMA: Section = {
     use_external_ip: bool,
     stun_servers: list(str),
     interfaces: { includes: list(str), excludes: list(str) },
-    ips: { includes: list(str), excludes: list(str) },
+    ips: { includes: list(cidr), excludes: list(cidr) },
     enable_loopback_candidate: bool,
   },
   turn: {
@@ -120,6 +132,7 @@ const SCHEMA: Section = {
     external_tls: bool,
     relay_range_start: port,
     relay_range_end: port,
+    relay_allow: list(cidr),
   },
   redis: {
     address: str,
@@ -193,4 +206,7 @@ function checkConsistency(cfg: KiteConfig): void {
   if (cfg.turn.enabled && cfg.turn.tls_port > 0 && !cfg.development && !cfg.turn.external_tls && (!cfg.turn.cert_file || !cfg.turn.key_file)) {
     fail('turn.cert_file', 'turn.cert_file and turn.key_file are required for turn.tls_port (or set turn.external_tls)');
   }
+  if (!cfg.turn.cert_file !== !cfg.turn.key_file) fail(cfg.turn.cert_file ? 'turn.key_file' : 'turn.cert_file', 'turn.cert_file and turn.key_file go together');
+  if (cfg.turn.enabled && cfg.turn.relay_range_start === 0) fail('turn.relay_range_start', 'must be a port from 1 to 65535');
+  if (cfg.turn.enabled && cfg.turn.external_tls && !cfg.turn.domain) fail('turn.domain', 'is required with turn.external_tls (clients get turns:<domain>:443)');
 }

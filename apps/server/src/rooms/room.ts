@@ -5,12 +5,15 @@ import {
   DataPacket,
   DataPacket_Kind,
   DisconnectReason,
+  CandidateProtocol,
+  LeaveRequest_Action,
   ParticipantInfo_State,
   Room,
   TrackType,
   TypedEventEmitter,
   newRoomSid,
   type ParticipantInfo,
+  type SimulateScenario,
   type SpeakerInfo,
   type PartialMessage,
 } from '@kite/protocol';
@@ -20,6 +23,9 @@ import type { Participant, ParticipantRoom, PublishedTrack } from '../rtc/partic
 import { DataRouter } from '../rtc/dataRouter.js';
 import { SpeakerDetector } from '../rtc/speakers.js';
 import { ConnectionQualityMonitor } from '../rtc/connectionQuality.js';
+
+/** How long departures are remembered for participants that resume (they may have missed them). */
+const DEPARTURE_MEMORY_MS = 60_000;
 
 export interface RoomOptions {
   name: string;
@@ -59,6 +65,12 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
   /** Participant updates waiting for the next flush: a live participant, or the snapshot of one that left. */
   private readonly pendingUpdates = new Map<string, Participant | ParticipantInfo>();
   private flushScheduled = false;
+  /** Who left recently (for resumed participants that missed it), newest last. */
+  private readonly departures: { info: ParticipantInfo; at: number }[] = [];
+  /** SimulateScenario(switch_candidate_protocol): the candidate protocol a participant asked for its next join. */
+  private readonly candidatePreference = new Map<string, CandidateProtocol>();
+  /** SimulateScenario(disconnect_signal_on_resume*): what to do to the next resume of these identities. */
+  private readonly resumeSimulation = new Map<string, 'after-response' | 'before-response'>();
   readonly data = new DataRouter(() => this.participants.values());
   private readonly speakers: SpeakerDetector;
   private readonly quality = new ConnectionQualityMonitor(() => this.participants.values());
@@ -163,10 +175,81 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
     this.speakers.forgetParticipant(p);
     // Subscribers of its tracks stop receiving them.
     for (const other of this.participants.values()) other.unsubscribeFromParticipant(p);
-    if (!p.hidden) this.queueUpdate(p.sid, p.toProto());
+    if (!p.hidden) {
+      const info = p.toProto();
+      this.queueUpdate(p.sid, info);
+      const now = Date.now();
+      this.departures.push({ info, at: now });
+      while (this.departures.length && (now - this.departures[0]!.at > DEPARTURE_MEMORY_MS || this.departures.length > 256)) this.departures.shift();
+    }
     this.emit('participantLeft', this, p, reason);
     this.emit('updated', this);
     if (this.participants.size === 0 && !this.closed) this.armCloseTimer(this.info.departureTimeout, 'departure timeout');
+  }
+
+  /** What a participant resuming after losing its signal at `since` may have missed: departures and everyone's state. */
+  missedSince(p: Participant, since: number): ParticipantInfo[] {
+    const departed = this.departures.filter((d) => d.at >= since - 1000 && d.info.sid !== p.sid && d.info.identity !== p.identity).map((d) => d.info);
+    const present = [...this.participants.values()].filter((o) => o !== p && !o.hidden && !o.isClosed).map((o) => o.toProto());
+    const presentSids = new Set(present.map((i) => i.sid));
+    return [...departed.filter((d) => !presentSids.has(d.sid)), ...present];
+  }
+
+  /** The candidate protocol a participant asked for (force-tcp / force-tls), consumed by its next join. */
+  takeCandidatePreference(identity: string): CandidateProtocol | undefined {
+    const pref = this.candidatePreference.get(identity);
+    this.candidatePreference.delete(identity);
+    return pref;
+  }
+
+  takeResumeSimulation(identity: string): 'after-response' | 'before-response' | undefined {
+    const sim = this.resumeSimulation.get(identity);
+    this.resumeSimulation.delete(identity);
+    return sim;
+  }
+
+  /**
+   * The official SDKs' test hooks (room.simulateScenario), answered as LiveKit's room.go does: a speaker for a few
+   * seconds, a dropped session that must be rebuilt (node failure, migration), a server leave, a candidate protocol
+   * for the next join, a signal disconnect on the next resume.
+   */
+  simulate(p: Participant, sc: SimulateScenario): void {
+    this.log.info({ room: this.name, participant: p.identity, scenario: sc.scenario }, 'simulating scenario');
+    switch (sc.scenario) {
+      case 'speakerUpdate': {
+        const speaker = { sid: p.sid, level: 0.9, active: true };
+        for (const o of this.participants.values()) o.send({ speakersChanged: { speakers: [speaker] } });
+        setTimeout(() => {
+          for (const o of this.participants.values()) o.send({ speakersChanged: { speakers: [{ ...speaker, level: 0, active: false }] } });
+        }, Math.max(0, Number(sc.speakerUpdate ?? 0)) * 1000).unref();
+        break;
+      }
+      case 'nodeFailure':
+      case 'migration':
+        // The signalling goes without a word, as when its node dies, and the resume is refused: the client rejoins,
+        // and its new session takes this one over (same sid: the others see no leave).
+        p.dropSignal(true);
+        break;
+      case 'serverLeave':
+        p.close(DisconnectReason.SERVER_SHUTDOWN, true);
+        break;
+      case 'switchCandidateProtocol':
+        this.candidatePreference.set(p.identity, sc.switchCandidateProtocol!);
+        p.awaitingRejoin = true;
+        break;
+      case 'subscriberBandwidth':
+        break; // needs Kite's own bandwidth estimation (allocation), not built yet: accepted and ignored
+      case 'disconnectSignalOnResume':
+        this.resumeSimulation.set(p.identity, 'after-response');
+        break;
+      case 'disconnectSignalOnResumeNoMessages':
+        this.resumeSimulation.set(p.identity, 'before-response');
+        break;
+      case 'leaveRequestFullReconnect':
+        p.awaitingRejoin = true;
+        p.send({ leave: { canReconnect: true, reason: DisconnectReason.CLIENT_INITIATED, action: LeaveRequest_Action.RECONNECT } });
+        break;
+    }
   }
 
   participantChanged(p: Participant): void {

@@ -18,6 +18,10 @@ import {
   type AddTrackRequest,
   type ParticipantInfo,
   type ParticipantPermission,
+  type ReconnectResponse,
+  type Room,
+  type SimulateScenario,
+  type SyncState,
   type PartialMessage,
   type ProtocolError,
   type SignalRequest,
@@ -50,6 +54,8 @@ export interface ParticipantRoom {
   forwardData(p: Participant, bytes: Uint8Array, kind: DataPacket_Kind): void;
   /** The current speaking state of a participant, when it is an active speaker (pushed to new subscribers). */
   speakerState(sid: string): SpeakerInfo | undefined;
+  /** SimulateScenario from the client (the official SDKs' test hooks). */
+  simulate(p: Participant, scenario: SimulateScenario): void;
 }
 
 export interface PublishedTrack {
@@ -80,8 +86,14 @@ export const PING_TIMEOUT = 15;
 /** Data waiting in a participant's SCTP send buffer beyond which new packets are dropped (bytes). */
 const LOSSY_BACKLOG_LIMIT = 256 * 1024;
 const RELIABLE_BACKLOG_LIMIT = 4 * 1024 * 1024;
-/** How long a participant whose WebSocket dropped (without a leave) is kept before it is removed. */
-const SIGNAL_LOSS_GRACE_MS = 10_000;
+/**
+ * A participant whose WebSocket is gone (closed without a leave, or silent past the ping timeout) is kept for a resume
+ * while its peer connections show signs of life; it is removed once they have been silent this long (a client whose
+ * network went away for good: removed within ~15 s of the cut, while a 10 s outage still resumes)…
+ */
+const TRANSPORT_SILENCE_MS = 15_000;
+/** …or, with live transports but no signalling, after this long. */
+const SIGNAL_LOSS_GRACE_MS = 30_000;
 
 const LAYER_QUALITY_ORDER = [VideoQuality.LOW, VideoQuality.MEDIUM, VideoQuality.HIGH];
 
@@ -92,6 +104,8 @@ export interface ParticipantOptions {
   config: KiteConfig;
   ice: IceOptions;
   log: Logger;
+  /** The session this one replaces (same identity, still in the room). */
+  takeOver?: { sid: string; version: number };
 }
 
 function permissionFromGrants(params: ConnectParams): ParticipantPermission {
@@ -128,7 +142,7 @@ function kindFromGrants(kind: unknown): ParticipantInfo_Kind {
 }
 
 export class Participant extends TypedEventEmitter<ParticipantEvents> {
-  readonly sid = newParticipantSid();
+  readonly sid: string;
   readonly identity: string;
   readonly joinedAtMs = Date.now();
   readonly protocol: number;
@@ -161,7 +175,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private readonly publisherChannels = new Map<string, RTCDataChannel>();
   private closed = false;
   private leaveReceived = false;
-  private signalLostTimer: NodeJS.Timeout | undefined;
+  /** When the signalling connection was lost (0 while it is up). */
+  private signalLostAt = 0;
   private readonly livenessTimer: NodeJS.Timeout;
   private subscribedOnce = new Set<string>();
   /** Publisher offers are applied one after the other (see onPublisherOffer). */
@@ -174,6 +189,10 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   constructor(opts: ParticipantOptions) {
     super();
     const { params } = opts;
+    // A full reconnect of a participant still in the room takes over its sid (and continues its version), so the others
+    // see one participant whose tracks changed, not a leave and a join.
+    this.sid = opts.takeOver?.sid ?? newParticipantSid();
+    this.version = opts.takeOver ? opts.takeOver.version + 1 : 0;
     this.identity = params.identity;
     this.protocol = params.protocol;
     this.clientProtocol = params.clientProtocol;
@@ -283,13 +302,82 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   /** Called by the room once the JoinResponse went out. */
   joined(): void {
     this.state = ParticipantInfo_State.JOINED;
-    this.signal.attach({
-      onRequest: (req) => this.onSignal(req),
-      onMalformed: (err) => this.onMalformed(err),
-      onClose: (code, reason) => this.onSignalClosed(code, reason),
-    });
+    this.attachSignal(this.signal);
     // v0: with the subscriber connection primary, the server offers at once (data channels, then tracks).
     if (this.subscriberPrimary) this.subscriber.negotiate();
+  }
+
+  /** Routes a signalling connection's requests here; a replaced connection's events are ignored. */
+  private attachSignal(signal: SignalConnection): void {
+    signal.attach({
+      onRequest: (req) => signal === this.signal && this.onSignal(req),
+      onMalformed: (err) => signal === this.signal && this.onMalformed(err),
+      onClose: (code, reason) => signal === this.signal && this.onSignalClosed(code, reason),
+    });
+  }
+
+  /** When the signalling connection was lost, 0 while it is up. */
+  get signalLostSince(): number {
+    return this.signalLostAt;
+  }
+
+  /** True while the participant can take a resume: not closed, not left, not told its session is gone. */
+  get resumable(): boolean {
+    return !this.closed && !this.leaveReceived && !this.resumeRefused;
+  }
+
+  /**
+   * A full reconnect (a new join with this identity) may take this session over — keep its sid, so the others see no
+   * leave and join — when this session lost its signalling without leaving: the same client rejoining.
+   */
+  get canBeTakenOver(): boolean {
+    return !this.closed && !this.leaveReceived && this.signalLostAt > 0 && !this.hidden;
+  }
+
+  /**
+   * Drops the signalling connection without a leave (simulated node failure / migration, or a leave the client sends
+   * before rejoining on another protocol). `refuseResume`: the client's resume is refused, so it rejoins.
+   */
+  dropSignal(refuseResume: boolean): void {
+    if (this.closed) return;
+    this.resumeRefused ||= refuseResume;
+    this.signal.close(CloseCode.goingAway, 'session moved');
+    this.onSignalClosed(CloseCode.goingAway, 'session moved');
+  }
+
+  private resumeRefused = false;
+  /**
+   * The client was told (or asked) to rejoin — LeaveRequest RECONNECT, force-tcp/force-tls — so its next leave is the
+   * start of that rejoin, not a departure.
+   */
+  awaitingRejoin = false;
+
+  /**
+   * Resume (reconnect=1&sid=…): the client kept its peer connections and opens a new WebSocket. It gets a
+   * ReconnectResponse first, then the state it may have missed; the subscriber connection restarts ICE (the client
+   * restarts the publisher side with its next offer).
+   */
+  resume(signal: SignalConnection, reconnect: PartialMessage<ReconnectResponse>, missed: { participants: ParticipantInfo[]; room: Room }, simulate?: 'after-response' | 'before-response'): void {
+    const old = this.signal;
+    this.signal = signal;
+    this.signalLostAt = 0;
+    if (!old.isClosed) old.close(CloseCode.normal, 'replaced by a resumed session');
+    this.log.info('participant resumed');
+    if (simulate === 'before-response') {
+      // SimulateScenario: the new signal dies before anything was sent.
+      signal.close(CloseCode.goingAway, 'simulated signal disconnect on resume');
+      this.onSignalClosed(CloseCode.goingAway, 'simulated');
+      return;
+    }
+    this.send({ reconnect });
+    if (missed.participants.length) this.send({ update: { participants: missed.participants } });
+    this.send({ roomUpdate: { room: missed.room } });
+    this.attachSignal(signal);
+    if (simulate === 'after-response') {
+      signal.close(CloseCode.goingAway, 'simulated signal disconnect on resume');
+      return;
+    }
+    if (this.subscriber.transport.pc.connectionState !== 'new') this.subscriber.negotiate({ iceRestart: true });
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -323,6 +411,11 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
           this.onTrackSettings(req.trackSetting!);
           break;
         case 'leave':
+          if (this.awaitingRejoin) {
+            // force-tcp / force-tls: the client leaves and joins again on the other protocol; the rejoin takes over.
+            this.dropSignal(true);
+            break;
+          }
           this.leaveReceived = true;
           this.close(req.leave!.reason === DisconnectReason.UNKNOWN_REASON ? DisconnectReason.CLIENT_INITIATED : req.leave!.reason, false);
           break;
@@ -337,9 +430,13 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
           break;
         case 'updateLayers':
           break; // deprecated; LiveKit ignores it too
-        case 'subscriptionPermission':
         case 'syncState':
+          this.onSyncState(req.syncState!);
+          break;
         case 'simulate':
+          this.room.simulate(this, req.simulate!);
+          break;
+        case 'subscriptionPermission':
         case 'updateAudioTrack':
         case 'updateVideoTrack':
           this.onOther(req);
@@ -381,6 +478,31 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       if (t.published) this.changed();
     }
     // subscription_permission, sync_state and simulate: see the connectivity and permissions code paths.
+  }
+
+  /**
+   * After a resume the client states what it believes: its published tracks, subscriptions and disabled tracks. A
+   * published track Kite does not know means the two sides disagree: a full reconnect sorts it out (as in LiveKit).
+   */
+  private onSyncState(sync: SyncState): void {
+    for (const pub of sync.publishTracks) {
+      const sid = pub.track?.sid;
+      if (sid && !this.tracks.has(sid)) {
+        this.log.info({ track: sid }, 'resume: client publishes a track the server does not know; asking for a full reconnect');
+        this.awaitingRejoin = true;
+        this.send({ leave: { canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT } });
+        this.dropSignal(true);
+        return;
+      }
+    }
+    if (sync.subscription) {
+      const sub = sync.subscription;
+      this.onUpdateSubscription(sub.trackSids, sub.participantTracks, sub.subscribe);
+    }
+    for (const sid of sync.trackSidsDisabled) {
+      const settings = this.trackSettings.get(sid);
+      this.onTrackSettings({ quality: VideoQuality.HIGH, width: 0, height: 0, fps: 0, priority: 0, ...(settings ?? {}), trackSids: [sid], disabled: true } as UpdateTrackSettings);
+    }
   }
 
   private onTrickle(candidateInit: string, target: SignalTarget): void {
@@ -803,18 +925,35 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   }
 
   private onSignalClosed(code: number, reason: string): void {
-    if (this.closed || this.leaveReceived) return;
-    this.log.info({ code, reason }, 'signal connection lost');
-    this.signalLostTimer = setTimeout(() => this.close(DisconnectReason.SIGNAL_CLOSE, false), SIGNAL_LOSS_GRACE_MS);
-    this.signalLostTimer.unref();
+    if (this.closed || this.leaveReceived || this.signalLostAt) return;
+    this.log.info({ code, reason }, 'signal connection lost; waiting for a resume');
+    this.signalLostAt = Date.now();
   }
 
-  /** The client pings every PING_INTERVAL s; after PING_TIMEOUT s of silence its connection is dead. */
+  /** The last sign of life on either peer connection (or the join, before any). */
+  private lastTransportActivity(): number {
+    return Math.max(this.joinedAtMs, this.publisher.transport.lastActivityAt, this.subscriber.transport.lastActivityAt);
+  }
+
+  /**
+   * Every second. The client pings every PING_INTERVAL s: after PING_TIMEOUT s of silence its WebSocket is dead (it
+   * will resume on a new one if it can). Without signalling, the participant stays while its peer connections show
+   * signs of life, and goes once they have been silent for TRANSPORT_SILENCE_MS (or after SIGNAL_LOSS_GRACE_MS).
+   */
   private checkLiveness(): void {
-    if (this.closed || this.signal.isClosed) return;
-    if (Date.now() - this.signal.lastSeen > PING_TIMEOUT * 1000) {
+    if (this.closed) return;
+    const now = Date.now();
+    if (!this.signalLostAt && !this.signal.isClosed && now - this.signal.lastSeen > PING_TIMEOUT * 1000) {
       this.log.info('signal ping timeout');
       this.signal.close(CloseCode.goingAway, 'ping timeout');
+      this.onSignalClosed(CloseCode.goingAway, 'ping timeout');
+    }
+    if (!this.signalLostAt) return;
+    const silent = now - this.lastTransportActivity();
+    if (silent >= TRANSPORT_SILENCE_MS) {
+      this.log.info({ silentMs: silent }, 'no signalling and silent peer connections: participant gone');
+      this.close(DisconnectReason.CONNECTION_TIMEOUT, false);
+    } else if (now - this.signalLostAt >= SIGNAL_LOSS_GRACE_MS) {
       this.close(DisconnectReason.SIGNAL_CLOSE, false);
     }
   }
@@ -829,7 +968,6 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     this.disconnectReason = reason;
     this.state = ParticipantInfo_State.DISCONNECTED;
     clearInterval(this.livenessTimer);
-    if (this.signalLostTimer) clearTimeout(this.signalLostTimer);
     if (sendLeave && !this.signal.isClosed) {
       this.signal.send({ leave: { canReconnect: false, reason, action: LeaveRequest_Action.DISCONNECT } });
     }

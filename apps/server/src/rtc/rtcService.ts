@@ -3,6 +3,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import {
+  CandidateProtocol,
+  ClientConfigSetting,
   COMPATIBLE_SERVER_VERSION,
   DisconnectReason,
   LeaveRequest_Action,
@@ -21,6 +23,7 @@ import type { RoomManager } from '../rooms/roomManager.js';
 import { checkConnect, type ConnectParams } from './connectRequest.js';
 import { Participant, PING_INTERVAL, PING_TIMEOUT } from './participant.js';
 import { CloseCode, SignalConnection } from './signalConnection.js';
+import { iceServersFor } from '../turn/iceServers.js';
 
 export interface RtcServiceOptions {
   config: KiteConfig;
@@ -103,9 +106,7 @@ export async function registerRtcService(app: FastifyInstance, opts: RtcServiceO
 async function startSession(signal: SignalConnection, params: ConnectParams, opts: RtcServiceOptions): Promise<void> {
   const { config, rooms, log } = opts;
   if (params.reconnect) {
-    // Resuming a session needs the participant's transports to survive; until then the client does a full rejoin.
-    signal.send({ leave: { canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT } });
-    signal.close(CloseCode.normal, 'state mismatch');
+    resumeSession(signal, params, opts);
     return;
   }
   const room = await rooms.getOrCreateRoom({ name: params.roomName });
@@ -114,7 +115,17 @@ async function startSession(signal: SignalConnection, params: ConnectParams, opt
     signal.close(CloseCode.policyViolation, 'room is full');
     return;
   }
-  const participant = new Participant({ params, signal, room, config, ice: opts.ice, log });
+  const previous = room.getParticipant(params.identity);
+  const takeOver = previous?.canBeTakenOver ? { sid: previous.sid, version: previous.version } : undefined;
+  // force-tcp / force-tls (SimulateScenario switch_candidate_protocol) apply from this join on; a session that takes
+  // an earlier one over keeps its preference, as LiveKit keeps a participant's ICE config across rejoins.
+  const preference = room.takeCandidatePreference(params.identity) ?? (previous && candidatePreferences.get(previous));
+  const ice: IceOptions = preference === CandidateProtocol.TCP ? { ...opts.ice, protocols: ['tcp'] } : opts.ice;
+  const participant = new Participant({ params, signal, room, config, ice, log, takeOver });
+  if (preference !== undefined && preference !== CandidateProtocol.UDP) {
+    candidatePreferences.set(participant, preference);
+    log.info({ room: room.name, participant: params.identity, preference: CandidateProtocol[preference] }, 'candidate protocol preference applied');
+  }
   room.join(participant, (others) => {
     const join: PartialMessage<JoinResponse> = {
       room: room.toProto(),
@@ -122,22 +133,70 @@ async function startSession(signal: SignalConnection, params: ConnectParams, opt
       otherParticipants: others,
       serverVersion: COMPATIBLE_SERVER_VERSION,
       serverRegion: config.region,
-      iceServers: [],
+      ...iceForClient(config, participant, params),
       subscriberPrimary: participant.subscriberPrimary,
       pingInterval: PING_INTERVAL,
       pingTimeout: PING_TIMEOUT,
-      serverInfo: {
-        edition: ServerInfo_Edition.Standard,
-        version: COMPATIBLE_SERVER_VERSION,
-        protocol: PROTOCOL_VERSION,
-        region: config.region,
-        nodeId: opts.nodeId,
-      },
+      serverInfo: serverInfo(opts),
       enabledPublishCodecs: enabledPublishCodecs(config),
       fastPublish: participant.permission.canPublish,
     };
     signal.send({ join } satisfies PartialMessage<SignalResponse>);
   });
+}
+
+/**
+ * Resume (reconnect=1&sid=PA_…): the participant must still be in its room with that sid; otherwise the client is told
+ * to rejoin (LeaveRequest STATE_MISMATCH / RECONNECT as the first message, as LiveKit does).
+ */
+function resumeSession(signal: SignalConnection, params: ConnectParams, opts: RtcServiceOptions): void {
+  const room = opts.rooms.getRoom(params.roomName);
+  const participant = room?.getParticipant(params.identity);
+  if (!room || !participant || !participant.resumable || (params.sid && participant.sid !== params.sid)) {
+    opts.log.info({ room: params.roomName, participant: params.identity, sid: params.sid }, 'resume refused: no such session; the client rejoins');
+    signal.send({ leave: { canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT } });
+    signal.close(CloseCode.normal, 'state mismatch');
+    return;
+  }
+  const since = participant.signalLostSince || Date.now();
+  participant.resume(
+    signal,
+    {
+      // Fresh TURN credentials and the same candidate policy as the join: the client applies both to its connections.
+      ...iceForClient(opts.config, participant, params),
+      serverInfo: serverInfo(opts),
+      lastMessageSeq: participant.lastReliableSeq,
+    },
+    { participants: room.missedSince(participant, since), room: room.toProto() },
+    room.takeResumeSimulation(params.identity),
+  );
+}
+
+/** force-tcp / force-tls of a session (absent: UDP, the default). */
+const candidatePreferences = new WeakMap<Participant, CandidateProtocol>();
+
+/**
+ * ice_servers and client_configuration of a JoinResponse / ReconnectResponse, as LiveKit's iceServersForParticipant
+ * and ICE config: TLS → only the turns: URL and force_relay (the client sets iceTransportPolicy 'relay'); TCP → the
+ * usual servers (the participant's transports offer ICE-TCP candidates only).
+ */
+function iceForClient(config: KiteConfig, participant: Participant, params: ConnectParams): Pick<PartialMessage<JoinResponse>, 'iceServers' | 'clientConfiguration'> {
+  const tls = candidatePreferences.get(participant) === CandidateProtocol.TLS;
+  const iceServers = iceServersFor(config, { sid: participant.sid, apiKey: params.apiKey }, { tlsOnly: tls });
+  // Without TURN/TLS iceServersFor falls back to the plain turn: URLs and the relay goes over those (as LiveKit);
+  // without any TURN server, forcing relay could only break the session, so it is not forced.
+  const relay = tls && iceServers.length > 0;
+  return relay ? { iceServers, clientConfiguration: { forceRelay: ClientConfigSetting.ENABLED } } : { iceServers };
+}
+
+function serverInfo(opts: RtcServiceOptions) {
+  return {
+    edition: ServerInfo_Edition.Standard,
+    version: COMPATIBLE_SERVER_VERSION,
+    protocol: PROTOCOL_VERSION,
+    region: opts.config.region,
+    nodeId: opts.nodeId,
+  };
 }
 
 /** The room's codecs a client may publish with (RTX is implied). */

@@ -7,7 +7,8 @@ import { SrtcpContext, SrtpContext, isSupportedProfile, profileParams, type Srtp
 import { applyWeriftPatches } from '../werift/patches.js';
 import { SRTP_PROFILE_PREFERENCE, applyExtensionIds, peerConnectionConfig, type IceOptions, type MediaConfig } from '../werift/config.js';
 import { dtlsInternal, senderInternal, type Address, type CandidatePairInternal, type DtlsTransportInternal } from '../werift/internals.js';
-import { candidateAddress, filterCandidates, stripTransportCc } from './sdp.js';
+import { candidateAddress, filterCandidates, stripMdnsCandidates, stripTransportCc } from './sdp.js';
+import { attachMuxes } from './mux/werift.js';
 
 export interface IceCandidateInit {
   candidate: string;
@@ -69,6 +70,11 @@ function skipPastHandshakeRecords(d: DtlsTransportInternal): void {
   if (ctx && ctx.epoch === 1 && ctx.recordSequenceNumber < 1024) ctx.recordSequenceNumber += 1024;
 }
 
+function dtlsInternalOrUndefined(pc: RTCPeerConnection): DtlsTransportInternal | undefined {
+  const d = pc.dtlsTransports[0];
+  return d ? dtlsInternal(d) : undefined;
+}
+
 export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
   readonly pc: RTCPeerConnection;
   readonly name: string;
@@ -108,6 +114,7 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
     this.allowCandidate = allowList && allowList.length ? (a) => allowList.includes(a) : () => true;
     this.pc = new RTCPeerConnection(peerConnectionConfig(opts.media, opts.ice));
     applyExtensionIds(this.pc);
+    this.useMuxes(opts.ice);
     this.pc.onIceCandidate.subscribe((c) => {
       if (!c || this.closed) return;
       const init = c.toJSON();
@@ -119,6 +126,37 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
       if (this.closed) return;
       if (state === 'failed' || state === 'closed') this.emit('failed', `peer connection ${state}`);
     });
+  }
+
+  /**
+   * Milliseconds since epoch of the last datagram from the peer of any kind (media, RTCP, consent checks, DTLS/SCTP),
+   * 0 before any. ICE-lite never fails and werift never reports "disconnected": this is how Kite knows a peer is gone.
+   */
+  get lastActivityAt(): number {
+    let last = this.lastReceivedAt;
+    const conn = this.dtls?.iceTransport.connection ?? dtlsInternalOrUndefined(this.pc)?.iceTransport.connection;
+    for (const p of conn?.protocols ?? []) {
+      const t = (p as { kiteActivity?: number }).kiteActivity ?? 0;
+      if (t > last) last = t;
+    }
+    return last;
+  }
+
+  /**
+   * Puts this transport's ICE on the shared sockets (rtc.udp_port / rtc.tcp_port), limited to `ice.protocols`.
+   * UDP without a UdpMux stays werift's own per-connection socket (rtc.port_range_*).
+   */
+  private useMuxes(ice: IceOptions): void {
+    const wants = (p: 'udp' | 'tcp') => ice.protocols === undefined || ice.protocols.includes(p);
+    const udp = wants('udp') ? ice.udpMux : undefined;
+    const tcp = wants('tcp') ? ice.tcpMux : undefined;
+    const stockUdp = wants('udp') && !udp;
+    if (!udp && !tcp) {
+      // e.g. protocols ['tcp'] without a tcpMux: a transport nobody could ever reach is a configuration bug.
+      if (!stockUdp) throw new Error(`IceOptions.protocols [${ice.protocols?.join(', ')}] leaves this transport without any candidate`);
+      return; // werift's own UDP gathering, as configured by peerConnectionConfig
+    }
+    attachMuxes(this.pc, { udp, tcp, advertise: ice.advertiseAddresses, stockUdp });
   }
 
   get isConnected(): boolean {
@@ -135,7 +173,7 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
   /** Applies the client's offer and returns Kite's answer SDP. `prepare` runs between the two (codec preferences). */
   answer(offerSdp: string, prepare?: () => void): Promise<string> {
     return this.serial(async () => {
-      await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: stripMdnsCandidates(offerSdp) });
       this.onRemoteDescription();
       prepare?.();
       await this.pc.setLocalDescription(await this.pc.createAnswer());
@@ -156,7 +194,7 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
   /** Applies the client's answer to Kite's offer. */
   applyAnswer(answerSdp: string): Promise<void> {
     return this.serial(async () => {
-      await this.pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: stripMdnsCandidates(answerSdp) });
       this.onRemoteDescription();
     });
   }

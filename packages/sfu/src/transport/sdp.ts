@@ -63,6 +63,19 @@ export function filterCandidates(sdp: string, allowed: (address: string) => bool
     .join('\r\n');
 }
 
+/**
+ * Drops mDNS (`.local`) candidates from a remote description. werift would resolve each with a multicast socket of
+ * its own per connection and wait up to 10 s; a browser hiding its addresses behind mDNS reaches Kite anyway, and
+ * ICE-lite learns its peer-reflexive address from the browser's checks.
+ */
+export function stripMdnsCandidates(sdp: string): string {
+  if (!sdp.includes('.local ')) return sdp;
+  return sdp
+    .split('\r\n')
+    .filter((l) => !l.startsWith('a=candidate:') || !(candidateAddress(l.slice(2)) ?? '').endsWith('.local'))
+    .join('\r\n');
+}
+
 /** The connection address of an ICE candidate line ("candidate:… <address> <port> typ …"). */
 export function candidateAddress(candidate: string): string | undefined {
   const parts = candidate.replace(/^a=/, '').split(' ');

@@ -76,6 +76,13 @@ export interface TurnServerOptions {
   /** Password for a username, or undefined when unknown / no longer valid. See `turnRestPasswordLookup`. */
   getPassword(username: string): string | undefined;
   /**
+   * When getPassword no longer knows a username (time-limited credentials that expired), still accept requests on an
+   * allocation that username created, with the key it was created with (coturn's behaviour: credentials are checked
+   * when an allocation is made, so a call does not break when they expire). Revoke with deleteAllocations(). Default
+   * false: every request needs currently valid credentials.
+   */
+  allocationsOutliveCredentials?: boolean;
+  /**
    * Relay policy: may the relay exchange data with peer `ip:port`? Checked on CreatePermission / ChannelBind (403)
    * and per packet for Send indications and Data indications (channel bindings are checked once, at bind time).
    */
@@ -86,6 +93,8 @@ export interface TurnServerOptions {
   udpPort?: number | null;
   /** TCP port; default the (bound) UDP port, or 3478 without UDP; null disables TCP. */
   tcpPort?: number | null;
+  /** More plain TCP listeners, e.g. the port a TLS-terminating load balancer forwards to. */
+  extraTcpPorts?: number[];
   /** TURN over TLS listener; disabled when absent. */
   tls?: TurnTlsOptions | null;
   /** IPv4 address advertised in XOR-RELAYED-ADDRESS. Default: first concrete IPv4 listen address, else first external interface address. */
@@ -130,7 +139,7 @@ export interface TurnServerOptions {
   udpBufferSize?: number;
 }
 
-export type AllocationDeleteReason = 'refresh' | 'expired' | 'connection-closed' | 'server-closed';
+export type AllocationDeleteReason = 'refresh' | 'expired' | 'connection-closed' | 'server-closed' | 'revoked';
 
 export interface AuthFailureEvent {
   transport: TurnTransport;
@@ -500,6 +509,7 @@ export class TurnServer extends EventEmitter<TurnServerEvents> {
       if (tcpPort === undefined) tcpPort = this.udpListeners.length > 0 ? (this.udpListeners[0].socket.address().port) : udpPort ?? 3478;
       for (const addr of this.listenAddresses) {
         if (tcpPort !== null) this.tcpServers.push(await this.listenStream(createTcpServer(), addr, tcpPort, 'tcp'));
+        for (const extra of o.extraTcpPorts ?? []) this.tcpServers.push(await this.listenStream(createTcpServer(), addr, extra, 'tcp'));
         if (o.tls) {
           const srv = createTlsServer({ ...o.tls.options, cert: o.tls.cert, key: o.tls.key, handshakeTimeout: o.tls.options?.handshakeTimeout ?? 10_000 });
           this.tlsServers.push(await this.listenStream(srv, addr, o.tls.port, 'tls'));
@@ -572,6 +582,22 @@ export class TurnServer extends EventEmitter<TurnServerEvents> {
 
   get allocationCount(): number {
     return this.allocationsById.size;
+  }
+
+  /**
+   * Deletes the allocations `filter` selects (reason 'revoked'), e.g. every allocation of a user who left: their relay
+   * ports close at once instead of when the client stops refreshing. A TCP/TLS connection stays open (RFC 8656 lets the
+   * client allocate again on it, with valid credentials). Returns how many were deleted.
+   */
+  deleteAllocations(filter: (info: AllocationInfo) => boolean): number {
+    let n = 0;
+    for (const alloc of [...this.allocationsById.values()]) {
+      if (filter(alloc.info())) {
+        this.deleteAllocation(alloc, 'revoked');
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Expires allocations, permissions and channel bindings. Runs on a timer; public so tests can force it. */
@@ -901,8 +927,15 @@ export class TurnServer extends EventEmitter<TurnServerEvents> {
     } catch {
       password = undefined;
     }
-    if (typeof password !== 'string') return fail(StunErrorCode.Unauthorized);
-    const key = longTermKey(username, this.realm, password);
+    let key: Buffer;
+    if (typeof password === 'string') {
+      key = longTermKey(username, this.realm, password);
+    } else {
+      // allocationsOutliveCredentials: see the option.
+      const existing = msg.method === StunMethod.Allocate || !this.opts.allocationsOutliveCredentials ? undefined : link.getAllocation(raw, port);
+      if (existing === undefined || existing.username !== username) return fail(StunErrorCode.Unauthorized);
+      key = existing.key;
+    }
     if (mi !== undefined && !verifyMessageIntegrity(msg, key)) return fail(StunErrorCode.Unauthorized);
     if (mi256 !== undefined && !verifyMessageIntegritySha256(msg, key)) return fail(StunErrorCode.Unauthorized);
     return { username, key, sha1: mi !== undefined, sha256: mi256 !== undefined };

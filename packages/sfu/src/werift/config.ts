@@ -1,5 +1,7 @@
 // What Kite negotiates: codecs with fixed payload types, header extensions with a fixed ID plan, ICE options.
 import { RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI, type RTCPeerConnection } from 'werift';
+import type { TcpMux } from '../transport/mux/TcpMux.js';
+import type { UdpMux } from '../transport/mux/UdpMux.js';
 
 export const EXT = {
   mid: RTP_EXTENSION_URI.sdesMid,
@@ -85,11 +87,30 @@ function headerExtensions() {
   };
 }
 
+/** Candidate transport protocols. */
+export type IceProtocol = 'udp' | 'tcp';
+
 export interface IceOptions {
   /** Addresses to gather host candidates on (bind). Empty: werift's default (every non-internal interface). */
   bindAddresses?: string[];
-  /** Extra addresses to advertise as host candidates (rtc.node_ip, loopback). */
+  /**
+   * Addresses to advertise as host candidates (rtc.node_ip, loopback). With a mux these are the only host
+   * candidates (each with the mux's port); default then: the mux's bound address when it is a specific one.
+   */
   advertiseAddresses?: string[];
+  /**
+   * The shared UDP socket (rtc.udp_port): every transport's ICE/UDP goes through it and werift opens no socket of
+   * its own. Without it, werift binds one UDP socket per transport (in `portRange` when given).
+   */
+  udpMux?: UdpMux;
+  /** The shared ICE-TCP listener (rtc.tcp_port): a passive TCP host candidate on its port. */
+  tcpMux?: TcpMux;
+  /**
+   * Candidate protocols this transport offers; default every configured one. `['tcp']` offers only the TCP mux's
+   * candidate (LiveKit's force-tcp: a client whose UDP is blocked, or that asked for TCP, gets nothing it cannot use).
+   * Asking for a protocol with nothing to serve it (`['tcp']` without `tcpMux`) is an error at transport creation.
+   */
+  protocols?: readonly IceProtocol[];
   /** Only these addresses appear in Kite's candidates (others are filtered out of SDP and trickle). */
   candidateAllowList?: string[];
   portRange?: [number, number];

@@ -12,7 +12,7 @@
 // 3. H.264: match remote codecs on packetization-mode and profile, not on the MIME type alone.
 // 4. RTCP: werift's own sender/receiver report loops stay off for Kite-managed senders and receivers.
 // 5. Kite-managed receivers ignore RTP entirely (nothing should reach them, but if it did, werift would NACK it).
-import { RTCRtpReceiver, RTCRtpSender, RTCSctpTransport, StunProtocol, TransceiverManager } from 'werift';
+import { RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSctpTransport, StunProtocol, TransceiverManager } from 'werift';
 import type { Address } from './internals.js';
 
 let applied = false;
@@ -24,6 +24,7 @@ export function applyWeriftPatches(): void {
   patchDataChannels();
   patchH264Matching();
   patchRtcpLoops();
+  patchIceRestart();
 }
 
 type Fn = (...args: never[]) => unknown;
@@ -34,7 +35,7 @@ function proto(cls: unknown): Record<string, Fn> {
 function patchMediaTap(): void {
   const P = proto(StunProtocol);
   const original = P.datagramReceived as unknown as (this: unknown, data: Buffer, addr: Address) => void;
-  P.datagramReceived = function (this: { kiteSink?: (d: Buffer, a: Address) => void }, data: Buffer, addr: Address) {
+  P.datagramReceived = function (this: { kiteSink?: (d: Buffer, a: Address) => void; kiteActivity?: number }, data: Buffer, addr: Address) {
     const sink = this.kiteSink;
     if (sink !== undefined) {
       // RFC 7983 demultiplexing: 128–191 is RTP/RTCP; STUN (0–3) and DTLS (20–63) stay with werift.
@@ -44,6 +45,9 @@ function patchMediaTap(): void {
         return;
       }
     }
+    // Liveness: ICE-lite never fails and werift never reports "disconnected", so Kite watches for any sign of life
+    // (consent checks, DTLS/SCTP) itself; media packets are timed by the sink.
+    this.kiteActivity = Date.now();
     original.call(this, data, addr);
   } as unknown as Fn;
 }
@@ -707,5 +711,32 @@ function patchRtcpLoops(): void {
   R.handleRTP = function (this: { kiteManaged?: boolean }, ...a: unknown[]) {
     if (this.kiteManaged) return;
     return handle.apply(this, a);
+  } as unknown as Fn;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// ICE restart once DTLS is up
+
+interface RestartableDtls {
+  state: string;
+  iceTransport: { start(): Promise<void>; connection: { nominated?: unknown; remoteUsername: string } };
+}
+
+/**
+ * An ICE restart (new ufrag/pwd in an offer or answer) clears werift's nominated pair and holds incoming checks until
+ * the ICE agent is started again, but RTCPeerConnection.connect() returns early for a transport whose DTLS is
+ * connected: the agent is never started, no pair is ever nominated again, and the transport goes silent (werift
+ * reports "connected" all along). Start the ICE agent of such transports first; DTLS and SRTP carry on over the new
+ * pair. A restart that fails fails the connection, as it should.
+ */
+function patchIceRestart(): void {
+  const P = proto(RTCPeerConnection);
+  const connect = P.connect as unknown as (this: unknown) => Promise<void>;
+  P.connect = async function (this: { dtlsTransports: RestartableDtls[] }) {
+    const restarted = this.dtlsTransports.filter((d) => d.state === 'connected' && !d.iceTransport.connection.nominated && d.iceTransport.connection.remoteUsername);
+    const results = await Promise.allSettled(restarted.map((d) => d.iceTransport.start()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return connect.call(this);
   } as unknown as Fn;
 }

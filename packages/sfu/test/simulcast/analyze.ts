@@ -1,6 +1,12 @@
 // Checks the stream a subscriber received through a switching DownTrack: is it one decodable, gap-free stream?
 // Every packet is traced back to the recorded packet it carries (by its VP8 payload, which Kite does not touch), so
 // the source layer of every output packet is known exactly.
+//
+// Packets the down track drops on purpose (temporal-layer filtering: opts.dropped) are skipped where the subscriber's
+// stream is compared with what was fed. A dropped packet that reached the down track late (after a newer packet of
+// its layer, FedPacket.late) leaves exactly one unused sequence number: the packets after it were sent already. Such
+// holes are counted (figures.holes), not reported, when every gap's size equals the number of late dropped packets
+// between its neighbours; likewise a dropped frame that came entirely late leaves one unused PictureID.
 import type { FedPacket } from './feed.js';
 import { parseVp8, payloadKey, type Fixture } from './fixture.js';
 
@@ -48,6 +54,17 @@ export interface Analysis {
     ddFrames: number;
     /** Requests that did not happen before the next one: index, layers, and when the layer finally came. */
     missedDetail: string[];
+    /** Output frames per VP8 TID (0–2). */
+    tidFrames: number[];
+    /** Frames fed per VP8 TID between the first and the last packet of every run of the output. */
+    fedTidFrames: number[];
+    /** Within the runs of the output: fed packets delivered late, forwarded / dropped on purpose (opts.dropped). */
+    lateForwarded: number;
+    lateDropped: number;
+    /** Missing sequence numbers explained by dropped packets that arrived late (see above). */
+    holes: number;
+    /** PictureID steps of 2+ explained by dropped frames that arrived entirely late. */
+    pictureIdSkips: number;
   };
 }
 
@@ -68,6 +85,8 @@ interface Tagged extends ReceivedPacket {
   pictureIdBits: number;
   tl0: number;
   tid: number;
+  /** Position in fed[layer] of the packet this one carries (−1: not traced). */
+  fedPos: number;
 }
 
 export function analyze(
@@ -76,7 +95,7 @@ export function analyze(
   fed: FedPacket[][],
   requests: SwitchRequest[],
   serverSwitches: { at: number; layer: number }[],
-  opts: { initialLayer: number; checkDd: boolean },
+  opts: { initialLayer: number; checkDd: boolean; dropped?: (f: FedPacket) => boolean },
 ): Analysis {
   const v: Analysis['violations'] = { seq: [], ssrc: [], source: [], keyframe: [], frame: [], timestamp: [], pictureId: [], tl0PicIdx: [], dd: [], switch: [] };
   const add = (c: Category, msg: string) => {
@@ -111,6 +130,7 @@ export function analyze(
       pictureIdBits: vp8.pictureIdBits,
       tl0: vp8.tl0PicIdx,
       tid: vp8.tid,
+      fedPos: -1,
     };
     const prev = byExt.get(ext);
     if (prev) {
@@ -122,10 +142,6 @@ export function analyze(
   }
   const pkts = [...byExt.values()].sort((a, b) => a.ext - b.ext);
   if (pkts.length === 0) add('seq', 'nothing received');
-  for (let i = 1; i < pkts.length; i++) {
-    const gap = pkts[i]!.ext - pkts[i - 1]!.ext;
-    if (gap !== 1) add('seq', `gap: ${pkts[i - 1]!.seq} → ${pkts[i]!.seq} (${gap - 1} missing) at output packet ${i}, layers ${pkts[i - 1]!.layer}→${pkts[i]!.layer}`);
-  }
   const ssrcs = new Set(pkts.map((p) => p.ssrc));
   if (ssrcs.size !== 1) add('ssrc', `${ssrcs.size} SSRCs: ${[...ssrcs].join(',')}`);
 
@@ -157,14 +173,54 @@ export function analyze(
       add('source', `${what}: seq ${first.seq} was never fed`);
       continue;
     }
+    first.fedPos = pos;
     for (let i = run.from + 1; i <= run.to; i++) {
       pos++;
+      while (opts.dropped && pos < feedLayer.length && opts.dropped(feedLayer[pos]!)) pos++;
       const f = feedLayer[pos];
       if (!f || f.index !== pkts[i]!.index) {
         add('source', `layer ${run.layer} run: output seq ${pkts[i]!.seq} carries recorded packet ${pkts[i]!.index}, expected the next fed packet ${f?.index}`);
         break;
       }
+      pkts[i]!.fedPos = pos;
     }
+  }
+
+  // --- what was fed, per layer: prefix counts of late dropped packets and of dropped frames that came entirely late ---
+  const lateDroppedBefore: number[][] = [];
+  const lateDroppedFramesBefore: number[][] = [];
+  for (const [layer, list] of fed.entries()) {
+    const rec = fixture.layers[layer];
+    const pk = [0];
+    const fr = [0];
+    let frameStart = -1;
+    let wholeLate = false;
+    for (const [p, f] of list.entries()) {
+      const dropped = opts.dropped?.(f) ?? false;
+      pk.push(pk[p]! + (dropped && f.late ? 1 : 0));
+      if (rec?.packets[f.index]?.frameStart) {
+        frameStart = p;
+        wholeLate = true;
+      }
+      wholeLate &&= dropped && f.late;
+      const last = p + 1 >= list.length || !!rec?.packets[list[p + 1]!.index]?.frameStart;
+      fr.push(fr[p]! + (last && frameStart >= 0 && wholeLate ? 1 : 0));
+    }
+    lateDroppedBefore.push(pk);
+    lateDroppedFramesBefore.push(fr);
+  }
+  /** Count in (a, b) of fed positions of `layer`, from prefix counts (0 when either end is not traced). */
+  const between = (prefix: number[][], layer: number, a: number, b: number) => (a < 0 || b < 0 || b <= a ? 0 : prefix[layer]![b]! - prefix[layer]![a + 1]!);
+
+  // --- sequence numbers: no gap, except one unused number per dropped packet that arrived late in between ---
+  let holes = 0;
+  for (let i = 1; i < pkts.length; i++) {
+    const a = pkts[i - 1]!;
+    const b = pkts[i]!;
+    const gap = b.ext - a.ext;
+    const late = a.layer === b.layer ? between(lateDroppedBefore, b.layer, a.fedPos, b.fedPos) : 0;
+    if (gap === 1 + late) holes += late;
+    else add('seq', `gap: ${a.seq} → ${b.seq} (${gap - 1} missing) at output packet ${i}, layers ${a.layer}→${b.layer}${late ? ` (${late} dropped packets arrived late in between)` : ''}`);
   }
 
   // --- frames: timestamps, PictureID, TL0PICIDX, dependency descriptor frame numbers ---
@@ -177,10 +233,13 @@ export function analyze(
   let keyframes = 0;
   let tsJumpErrorMaxMs = 0;
   let lastTl0 = -1;
+  let pictureIdSkips = 0;
+  const tidFrames = [0, 0, 0];
   for (const [k, f] of frames.entries()) {
     const a = pkts[f.from]!;
     const z = pkts[f.to]!;
     if (a.keyframe) keyframes++;
+    if (a.tid >= 0 && a.tid < 3) tidFrames[a.tid]!++;
     const next = frames[k + 1] ? pkts[frames[k + 1]!.from]! : undefined;
     if (!a.start) add('frame', `frame at seq ${a.seq} (layer ${a.layer}) does not start with S=1/PID=0`);
     if (!z.marker && next) {
@@ -189,6 +248,8 @@ export function analyze(
     }
     for (let i = f.from + 1; i <= f.to; i++) {
       const p = pkts[i]!;
+      const q = pkts[i - 1]!;
+      if (p.ext !== q.ext + 1 || p.index !== q.index + 1) add('frame', `frame at seq ${a.seq} (layer ${a.layer}): not whole, seq ${q.seq} (recorded packet ${q.index}) → ${p.seq} (${p.index})`);
       if (p.pictureId !== a.pictureId) add('pictureId', `frame at seq ${a.seq}: packet ${p.seq} has PictureID ${p.pictureId}, frame ${a.pictureId}`);
       if (p.ddFrame !== a.ddFrame) add('dd', `frame at seq ${a.seq}: packet ${p.seq} has DD frame ${p.ddFrame}, frame ${a.ddFrame}`);
     }
@@ -203,9 +264,11 @@ export function analyze(
     else if (dts > 90_000) add('timestamp', `frame at seq ${a.seq}: timestamp jumps ${Math.round(dts / 90)} ms${switched ? ` (switch ${prev.layer}→${a.layer})` : ''}`);
     if (switched) tsJumpErrorMaxMs = Math.max(tsJumpErrorMaxMs, Math.abs(dts / 90 - (a.at - prev.at)));
     if (fixture.hasPictureId) {
+      const skipped = switched ? 0 : between(lateDroppedFramesBefore, a.layer, prev.fedPos, a.fedPos);
       if (a.pictureIdBits !== 15) add('pictureId', `frame at seq ${a.seq}: ${a.pictureIdBits}-bit PictureID`);
-      else if (a.pictureId !== ((prev.pictureId + 1) & 0x7fff))
-        add('pictureId', `frame at seq ${a.seq}: PictureID ${a.pictureId} after ${prev.pictureId}${switched ? ` (switch ${prev.layer}→${a.layer})` : ''}`);
+      else if (a.pictureId !== ((prev.pictureId + 1 + skipped) & 0x7fff))
+        add('pictureId', `frame at seq ${a.seq}: PictureID ${a.pictureId} after ${prev.pictureId}${switched ? ` (switch ${prev.layer}→${a.layer})` : ''}${skipped ? ` (${skipped} dropped frames arrived late in between)` : ''}`);
+      else pictureIdSkips += skipped;
     }
     if (fixture.hasTl0PicIdx) {
       // RFC 7741: TL0PICIDX increments by one on every TID 0 frame; higher temporal layers carry the current value.
@@ -262,6 +325,26 @@ export function analyze(
 
   const layerPackets = [0, 0, 0];
   for (const p of pkts) if (p.layer >= 0) layerPackets[p.layer]!++;
+  // What was fed over the runs: frames per TID, and the packets that arrived late.
+  const fedTidFrames = [0, 0, 0];
+  let lateForwarded = 0;
+  let lateDropped = 0;
+  for (const run of runs) {
+    const a = pkts[run.from]!.fedPos;
+    let z = -1;
+    for (let i = run.to; i >= run.from && z < 0; i--) z = pkts[i]!.fedPos;
+    const list = fed[run.layer];
+    if (a < 0 || !list) continue;
+    for (let p = a; p <= z; p++) {
+      const f = list[p]!;
+      const r = fixture.layers[run.layer]!.packets[f.index]!;
+      if (r.frameStart && r.vp8.tid >= 0 && r.vp8.tid < 3) fedTidFrames[r.vp8.tid]!++;
+      if (f.late) {
+        if (opts.dropped?.(f)) lateDropped++;
+        else lateForwarded++;
+      }
+    }
+  }
   return {
     violations: v,
     figures: {
@@ -283,6 +366,12 @@ export function analyze(
       layerPackets,
       ddFrames: frames.filter((f) => pkts[f.from]!.ddFrame >= 0).length,
       missedDetail,
+      tidFrames,
+      fedTidFrames,
+      lateForwarded,
+      lateDropped,
+      holes,
+      pictureIdSkips,
     },
   };
 }

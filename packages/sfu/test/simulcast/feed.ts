@@ -3,6 +3,7 @@
 // RTP timestamps, VP8 PictureID/TL0PICIDX and the dependency descriptor's frame number where the previous packet of
 // that layer left off. Keyframe requests (the Receiver's sendPli) are answered like an encoder would: the layer's next
 // frame is a keyframe — the feed jumps to the next recorded keyframe of that layer at the next frame boundary.
+// Optionally (deliverLate) a share of the packets reaches the Receiver late, after a few newer packets of its layer.
 import { isKeyframe, rtp, type CodecKind, type Receiver, type StreamBuffer } from '@kite/sfu';
 import type { Fixture, RecLayer, RecPacket } from './fixture.js';
 
@@ -16,6 +17,33 @@ export interface FedPacket {
   keyframe: boolean;
   /** First packet of a segment (start, loop, or jump to a keyframe): the source values were re-based here. */
   segmentStart: boolean;
+  /** Handed to the Receiver after a newer packet of its layer (see deliverLate). */
+  late: boolean;
+  /** Handed to the Receiver as a retransmission (recovered through RTX), not as a plain reordered packet. */
+  retransmission: boolean;
+}
+
+/**
+ * Late delivery (deliverLate): one packet in every 1/`fraction` of a layer, at a pseudo-random place (deterministic
+ * from `seed`), is held back and handed to the Receiver right after the next `after[0]`–`after[1]` packets of its
+ * layer, as PublisherIngest hands over a reordered packet (`retransmission` false) or one recovered through RTX (true).
+ */
+export interface LateDelivery {
+  fraction: number;
+  seed: number;
+  after: [number, number];
+  /** How held packets are marked: all reordered, all retransmissions, or alternately. */
+  as: 'reordered' | 'retransmission' | 'both';
+}
+
+interface HeldPacket {
+  buf: Buffer;
+  fed: FedPacket;
+  /** Extended sequence number. */
+  seq: number;
+  /** Packets of the layer still to come before this one is handed over. */
+  remaining: number;
+  retransmission: boolean;
 }
 
 interface LayerState {
@@ -38,6 +66,12 @@ interface LayerState {
   keyframeRequested: boolean;
   pendingSegment: boolean;
   sb: StreamBuffer | undefined;
+  /** Late delivery: packets held back, the highest extended sequence number handed to the Receiver, and where the
+   * current block of 1/fraction packets is and which of its packets is held. */
+  held: HeldPacket[];
+  maxDelivered: number;
+  blockPos: number;
+  heldPos: number;
   plis: number;
   jumps: number;
   loops: number;
@@ -60,6 +94,11 @@ export class SimulcastFeed {
    * number), so the down track's rewriting — and the subscriber — see each wrap within the first seconds.
    */
   nearWrap = true;
+  private late: LateDelivery | undefined;
+  private rngState = 0;
+  private heldCount = 0;
+  /** Packets handed over late, per layer. */
+  readonly lateCount = [0, 0, 0];
 
   constructor(
     fixture: Fixture,
@@ -84,6 +123,10 @@ export class SimulcastFeed {
       keyframeRequested: false,
       pendingSegment: true,
       sb: undefined,
+      held: [],
+      maxDelivered: -Infinity,
+      blockPos: 0,
+      heldPos: 0,
       plis: 0,
       jumps: 0,
       loops: 0,
@@ -112,6 +155,23 @@ export class SimulcastFeed {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    // Whatever is still held back comes now, late, rather than never.
+    for (const l of this.layers) for (const h of l.held.splice(0)) this.ingest(l, h.buf, h.fed, h.seq, h.retransmission);
+  }
+
+  /** From now on, deliver a share of the packets late (undefined: stop holding packets back). */
+  deliverLate(late: LateDelivery | undefined): void {
+    this.late = late;
+    this.rngState = (late?.seed ?? 0) >>> 0;
+    for (const l of this.layers) l.blockPos = 0;
+  }
+
+  /** mulberry32: a small deterministic PRNG in [0, 1). */
+  private random(): number {
+    let t = (this.rngState = (this.rngState + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   }
 
   private due(l: LayerState): number {
@@ -213,12 +273,42 @@ export class SimulcastFeed {
       buf[p.ddOffset + 2] = fn & 0xff;
       if (fn > this.ddMax) this.ddMax = fn;
     }
-    this.fed[l.rec.layer]!.push({ at, layer: l.rec.layer, index: p.index, seq: seq & 0xffff, keyframe: p.vp8.keyframe, segmentStart });
-    this.ingest(l, buf);
+    const fed: FedPacket = { at, layer: l.rec.layer, index: p.index, seq: seq & 0xffff, keyframe: p.vp8.keyframe, segmentStart, late: false, retransmission: false };
+    this.fed[l.rec.layer]!.push(fed);
+    const late = this.late;
+    if (late === undefined || !this.holdNext(l, late)) this.ingest(l, buf, fed, seq, false);
+    else {
+      const [min, max] = late.after;
+      const retransmission = late.as === 'retransmission' || (late.as === 'both' && this.heldCount % 2 === 1);
+      this.heldCount++;
+      l.held.push({ buf, fed, seq, remaining: min + Math.floor(this.random() * (max - min + 1)), retransmission });
+    }
+    // Packets held before this one come after the next `remaining` packets of their layer (this one counts, held or not).
+    for (let i = 0; i < l.held.length; ) {
+      const h = l.held[i]!;
+      if (h.fed === fed || --h.remaining > 0) i++;
+      else {
+        l.held.splice(i, 1);
+        this.ingest(l, h.buf, h.fed, h.seq, h.retransmission);
+      }
+    }
   }
 
-  /** What PublisherIngest.process does with one plain RTP packet of a known route. */
-  private ingest(l: LayerState, buf: Buffer): void {
+  /** Late delivery: whether the layer's next packet is the one held back in its current block of 1/fraction. */
+  private holdNext(l: LayerState, late: LateDelivery): boolean {
+    const block = Math.max(1, Math.round(1 / late.fraction));
+    if (l.blockPos === 0) l.heldPos = Math.floor(this.random() * block);
+    const hold = l.blockPos === l.heldPos;
+    l.blockPos = (l.blockPos + 1) % block;
+    return hold;
+  }
+
+  /** What PublisherIngest.process does with one RTP packet of a known route (`retransmission`: unwrapped from RTX). */
+  private ingest(l: LayerState, buf: Buffer, fed: FedPacket, seq: number, retransmission: boolean): void {
+    fed.late = seq < l.maxDelivered;
+    fed.retransmission = retransmission;
+    if (fed.late) this.lateCount[l.rec.layer]!++;
+    if (seq > l.maxDelivered) l.maxDelivered = seq;
     const view = this.view;
     if (!view.parse(buf, 0, buf.length)) throw new Error('feed built an invalid RTP packet');
     const codec = this.receiver.codecByPt.get(view.payloadType);
@@ -226,7 +316,7 @@ export class SimulcastFeed {
     l.sb ??= this.receiver.layerBuffer(l.rec.layer, view.ssrc, codec.clockRate);
     const now = Date.now();
     const keyframe = view.payloadLength > 0 && isKeyframe(codec.kind as CodecKind, buf, view.payloadOffset, view.payloadLength);
-    if (!l.sb.onPacket(buf, buf.length, view.sequenceNumber, view.timestamp, now, keyframe, false, view.marker)) return;
+    if (!l.sb.onPacket(buf, buf.length, view.sequenceNumber, view.timestamp, now, keyframe, retransmission, view.marker)) return;
     this.packets++;
     this.receiver.onPacket(l.sb, buf, buf.length, view, keyframe, now);
   }

@@ -3,13 +3,14 @@
 // RTCP) to a stock werift peer while the test changes the down track's layer every 300 ms for 30 s. The subscriber's
 // stream must be one decodable stream: continuous sequence numbers, timestamps never going back, VP8 PictureID +1 per
 // frame, TL0PICIDX as RFC 7741 says, and a keyframe at every switch. Negative controls break the down track in the
-// test (not in src) and expect the checks to notice.
+// test (not in src) and expect the checks to notice. Last, one layer with a frame-rate cap (temporal-layer
+// filtering) while some packets arrive late: the renumbering that closes the drops must not reuse or skip numbers.
 import { afterEach, describe, expect, it } from 'vitest';
 import { useAbsSendTime, useDependencyDescriptor, useSdesMid, type RTCPeerConnection } from 'werift';
 import { Receiver, SubscriberPeer, negotiatedCodecs, type DownTrack } from '@kite/sfu';
 import { LOOPBACK_ICE, clientPc, waitFor } from '../core/helpers.js';
-import { DD_URI, VIDEO_ORIENTATION_URI, loadFixture, parseRtp, type Fixture } from './fixture.js';
-import { SimulcastFeed } from './feed.js';
+import { DD_URI, VIDEO_ORIENTATION_URI, loadFixture, parseRtp, parseVp8, type Fixture } from './fixture.js';
+import { SimulcastFeed, type FedPacket } from './feed.js';
 import { analyze, type Analysis, type Category, type ReceivedPacket, type SwitchRequest } from './analyze.js';
 
 const SWITCH_EVERY_MS = 300;
@@ -245,4 +246,92 @@ describe('simulcast layer switching with recorded Chrome VP8 as Kite negotiates 
     expect(r.analysis.figures.ddFrames).toBe(r.analysis.figures.frames);
     expectClean(r, 15);
   }, 45_000);
+});
+
+describe('temporal-layer filtering (setMaxFps) on one layer with packets arriving late (recorded Chrome VP8, TID 0–2)', () => {
+  const fixture = loadFixture('vp8-simulcast');
+  /**
+   * The layer runs at ~20 fps in the pattern TID 0,2,1,2 (TID 2 = half the frames). DownTrack.temporalForFps keeps
+   * the lowest TID whose share of the layer's measured rate (TID 0 ¼, TID ≤ 1 ½, all) is ≥ 0.9 × the cap: with 8 fps
+   * that is TID ≤ 1 for any measured rate in [14.4, 28.8) fps — wide enough for a busy machine's rate estimates.
+   */
+  const FPS_CAP = 8;
+  const LATE_MS = 10_000;
+
+  /** The subscriber's packets from the first keyframe that starts at or after `t` on (in sequence order: late ones included). */
+  function fromKeyframeAfter(received: ReceivedPacket[], t: number): ReceivedPacket[] {
+    let last = -1;
+    const ext = received.map((r) => {
+      let d = (r.seq - (last < 0 ? r.seq : last & 0xffff)) & 0xffff;
+      if (d >= 0x8000) d -= 0x10000;
+      const e = last < 0 ? r.seq : last + d;
+      if (e > last) last = e;
+      return e;
+    });
+    const k = received.findIndex((r) => r.at >= t && parseVp8(r.payload, 0).keyframe);
+    return k < 0 ? [] : received.filter((_, i) => ext[i]! >= ext[k]!);
+  }
+
+  it(`fps cap ${FPS_CAP} (TID 2 dropped), 2 % of packets late for ${LATE_MS / 1000} s: no number reused, no hole but one per late dropped packet, whole frames, PictureID +1`, async () => {
+    const s = await setup(fixture);
+    const serverSwitches: { at: number; layer: number }[] = [];
+    s.dt.onLayerChange = (layer) => serverSwitches.push({ at: performance.now(), layer });
+    s.dt.setMaxLayer(2);
+    s.dt.setMaxFps(FPS_CAP);
+    s.feed.start();
+    await waitFor(() => s.dt.layer === 2 && s.received.length > 0, 10_000, 'forwarding layer 2');
+    // Until the layer's frame rate is measured the cap assumes 30 fps (TID 0 only); the once-a-second tick corrects it.
+    const cap = () => (s.dt as unknown as { maxTemporal: number }).maxTemporal;
+    await waitFor(() => cap() === 1, 5_000, 'the temporal cap at TID 1');
+    const t0 = performance.now();
+    // Late: one packet in 50 of every layer is held back until 2–5 newer packets of its layer were handed over (some of
+    // them dropped already), alternately as reordered plain RTP and as a retransmission recovered through RTX.
+    // Layer 2 gets ~16 in 10 s, ~43 % of them TID 2.
+    s.feed.deliverLate({ fraction: 0.02, seed: 20_261_125, after: [2, 5], as: 'both' });
+    const caps = new Set<number>();
+    const poll = setInterval(() => caps.add(cap()), 10);
+    await sleep(LATE_MS);
+    clearInterval(poll);
+    caps.add(cap());
+    s.feed.stop();
+    await sleep(300);
+
+    // The stream from the first keyframe after late delivery began (before it, the cap was still settling).
+    const dropped = (f: FedPacket) => fixture.layers[f.layer]!.packets[f.index]!.vp8.tid > 1;
+    const received = fromKeyframeAfter(s.received, t0);
+    const a = analyze(fixture, received, s.feed.fed, [], [{ at: t0, layer: 2 }], { initialLayer: 2, checkDd: false, dropped });
+    const f = a.figures;
+    const lateFed = s.feed.fed[2]!.filter((x) => x.late && x.at >= t0);
+    const fedFrames = f.fedTidFrames.reduce((x, y) => x + y, 0);
+    console.log(
+      `[simulcast fps cap] output ${f.packets} packets, ${f.frames} frames (TID 0/1/2: ${f.tidFrames.join('/')}) of ${fedFrames} fed (${f.fedTidFrames.join('/')}), ` +
+        `${f.duplicates} duplicates, ${s.dt.stats.retransmits} retransmissions; late: ${f.lateForwarded} forwarded + ${f.lateDropped} dropped on purpose ` +
+        `(layer 2 since the start of late delivery: ${lateFed.length}, ${lateFed.filter((x) => x.retransmission).length} as RTX); ` +
+        `holes ${f.holes}, PictureID skips ${f.pictureIdSkips}; temporal cap seen ${[...caps].join(',')}; feed late q/h/f ${s.feed.lateCount.join('/')}`,
+    );
+    for (const [c, list] of Object.entries(a.violations).filter(([, l]) => l.length)) console.log(`[simulcast fps cap] ${c} violations:\n  ${list.slice(0, 8).join('\n  ')}`);
+
+    expect([...caps], 'temporal cap during the run (the layer\'s measured frame rate left [14.4, 28.8) fps: machine overloaded?)').toEqual([1]);
+    expect(serverSwitches.filter((x) => x.at >= t0), 'layer changes during the run').toEqual([]);
+    // Same-content duplicates (retransmissions the subscriber asked for) are fine; anything else is a violation:
+    // 'seq' — a number received twice with different content, or a gap other than one per dropped packet that arrived
+    // late in between; 'source' — a fed TID 0/1 packet missing or out of order; 'frame' — a frame not whole;
+    // 'pictureId' — not +1 per frame (+2 only across a dropped frame that arrived entirely late); 'tl0PicIdx', 'timestamp'.
+    for (const c of Object.keys(a.violations) as Category[]) expect(a.violations[c], `${c} violations`).toEqual([]);
+    // Late delivery really happened, both ways, to forwarded and to dropped packets.
+    expect(f.lateForwarded).toBeGreaterThanOrEqual(2);
+    expect(f.lateDropped).toBeGreaterThanOrEqual(1);
+    expect(lateFed.some((x) => x.retransmission) && lateFed.some((x) => !x.retransmission)).toBe(true);
+    // A dropped packet that arrives late leaves one unused number (the packets after it went out already): exactly one
+    // hole per such packet, and no other.
+    expect(f.holes).toBe(f.lateDropped);
+    // TID 2 is gone, TID 0 and 1 are all there: every fed TID 0/1 frame of the span, about half of the frames.
+    expect(f.tidFrames[2]).toBe(0);
+    expect(f.tidFrames[0]).toBeGreaterThan(0);
+    expect(f.tidFrames[1]).toBeGreaterThan(0);
+    expect(f.tidFrames.slice(0, 2)).toEqual(f.fedTidFrames.slice(0, 2));
+    expect(f.frames / fedFrames).toBeGreaterThan(0.4);
+    expect(f.frames / fedFrames).toBeLessThan(0.6);
+    expect(f.frames).toBeGreaterThan((LATE_MS / 1000) * 7);
+  }, 40_000);
 });

@@ -9,7 +9,7 @@ import {
   verifyTurnRestUsername,
 } from '../../src/turn/index.js';
 import { TestTurnClient } from './client.js';
-import { serverEndpoint, startServer } from './helpers.js';
+import { serverEndpoint, startServer, udpPortFree } from './helpers.js';
 import type { TurnServer } from '../../src/turn/index.js';
 
 describe('TURN REST API credentials', () => {
@@ -63,6 +63,58 @@ describe('TURN REST API credentials', () => {
       clock += 601_000;
       await expect(c.refresh(600)).rejects.toMatchObject({ code: 401 });
       await Promise.all([c.close(), forged.close(), expired.close()]);
+    });
+
+    it('allocationsOutliveCredentials: an allocation keeps working after its credentials expire, new ones are refused', async () => {
+      let clock = Date.now();
+      server = await startServer(
+        { getPassword: turnRestPasswordLookup(secret, () => clock), now: () => clock, allocationsOutliveCredentials: true },
+        false,
+      );
+      const creds = createTurnRestCredentials(secret, 'p1', 60, clock);
+      const c = await TestTurnClient.connect('udp', serverEndpoint(server, 'udp'));
+      c.setCredentials(creds.username, creds.password);
+      await c.allocate();
+      clock += 61_000; // expired (and the nonce is still fresh: this is the credential check, not 438)
+      expect(await c.refresh(600)).toBe(600);
+      await c.createPermission({ address: '127.0.0.1', port: 5000 });
+      // the same username on another 5-tuple cannot make a new allocation with them
+      const other = await TestTurnClient.connect('udp', serverEndpoint(server, 'udp'));
+      other.setCredentials(creds.username, creds.password);
+      await expect(other.allocate()).rejects.toMatchObject({ code: 401 });
+      // nor can the allocation's own 5-tuple once it is gone
+      expect(await c.refresh(0)).toBe(0);
+      await expect(c.allocate()).rejects.toMatchObject({ code: 401 });
+      // a wrong password on the live allocation is still refused
+      const d = await TestTurnClient.connect('udp', serverEndpoint(server, 'udp'));
+      const fresh = createTurnRestCredentials(secret, 'p4', 60, clock);
+      d.setCredentials(fresh.username, fresh.password);
+      await d.allocate();
+      clock += 61_000;
+      d.setCredentials(fresh.username, 'not-the-password');
+      await expect(d.refresh(600)).rejects.toMatchObject({ code: 401 });
+      await Promise.all([c.close(), other.close(), d.close()]);
+    });
+
+    it('deleteAllocations frees the selected allocations and their relay ports (reason revoked)', async () => {
+      server = await startServer({ getPassword: turnRestPasswordLookup(secret) }, false);
+      const a = createTurnRestCredentials(secret, 'gone', 600);
+      const b = createTurnRestCredentials(secret, 'stays', 600);
+      const ca = await TestTurnClient.connect('udp', serverEndpoint(server, 'udp'));
+      const cb = await TestTurnClient.connect('udp', serverEndpoint(server, 'udp'));
+      ca.setCredentials(a.username, a.password);
+      cb.setCredentials(b.username, b.password);
+      const ra = (await ca.allocate()).relay;
+      await cb.allocate();
+      const reasons: string[] = [];
+      server.on('allocation-deleted', (_i, r) => reasons.push(r));
+      expect(server.deleteAllocations((i) => i.username.endsWith(':gone'))).toBe(1);
+      expect(reasons).toEqual(['revoked']);
+      expect(server.allocations().map((i) => i.username)).toEqual([b.username]);
+      expect(await udpPortFree(ra.port)).toBe(true);
+      await expect(ca.refresh(600)).rejects.toMatchObject({ code: 437 });
+      expect(await cb.refresh(600)).toBe(600);
+      await Promise.all([ca.close(), cb.close()]);
     });
   });
 });

@@ -600,3 +600,87 @@ describe('robustness', () => {
     await server.close(); // idempotent
   });
 });
+
+describe('RFC 8656 details', () => {
+  it('permissions are per IP address: any port of a permitted IP may send in (§9)', async () => {
+    const server = await startServer({}, false);
+    cleanups.push(() => server.close());
+    const c = await client(server);
+    const a = await peer('127.0.0.1');
+    const b = await peer('127.0.0.1'); // same IP, another port, never named in a request
+    const { relay } = await c.allocate();
+    await c.createPermission(a.address);
+    b.send(Buffer.from('from b'), relay);
+    const got = await c.nextData();
+    expect(got?.data.toString()).toBe('from b');
+    expect(got?.peer).toEqual({ family: 4, ...b.address });
+  });
+
+  it('CreatePermission is all or nothing: one refused peer → 403 and no permission installed (§9.2)', async () => {
+    const server = await startServer({}, false);
+    cleanups.push(() => server.close());
+    const c = await client(server);
+    const ok = await peer('127.0.0.1');
+    const { relay } = await c.allocate();
+    await expectTurnError(c.createPermission(ok.address, { address: '127.0.0.3', port: 5000 }), 403);
+    const before = server.counters.droppedFromPeers;
+    ok.send(Buffer.from('should not pass'), relay);
+    await waitFor(() => server.counters.droppedFromPeers > before);
+    expect(await c.nextData(100)).toBeUndefined();
+  });
+
+  it('requests other than Allocate without an allocation → 437 (§7.3, §9.2, §11.2)', async () => {
+    const server = await startServer({}, false);
+    cleanups.push(() => server.close());
+    const c = await client(server);
+    await c.allocate();
+    await c.refresh(0);
+    await expectTurnError(c.refresh(600), 437);
+    await expectTurnError(c.createPermission({ address: '127.0.0.1', port: 5000 }), 437);
+    await expectTurnError(c.channelBind(0x4000, { address: '127.0.0.1', port: 5000 }), 437);
+  });
+
+  it('a peer at a port the policy refuses cannot send in, even with a permission on its IP', async () => {
+    const blocked = await peer('127.0.0.1');
+    const allowed = await peer('127.0.0.1');
+    const server = await startServer({ isPeerAllowed: (ip, port) => ip === '127.0.0.1' && port !== blocked.address.port }, false);
+    cleanups.push(() => server.close());
+    const c = await client(server);
+    const { relay } = await c.allocate();
+    await c.createPermission(allowed.address); // permission for 127.0.0.1 (any port, as far as permissions go)
+    await expectTurnError(c.channelBind(0x4000, blocked.address), 403);
+    const before = server.counters.droppedFromPeers;
+    blocked.send(Buffer.from('refused port'), relay);
+    await waitFor(() => server.counters.droppedFromPeers > before);
+    allowed.send(Buffer.from('allowed port'), relay);
+    expect((await c.nextData())?.data.toString()).toBe('allowed port');
+    expect(await c.nextData(100)).toBeUndefined();
+  });
+
+  it('channel bindings expire: ChannelData is dropped, peer data comes as Data indications, the number cools down (§12)', async () => {
+    const server = await startServer({ channelLifetime: 0.3, permissionLifetime: 30, channelCooldown: 0.6, sweepIntervalMs: 25 }, false);
+    cleanups.push(() => server.close());
+    const c = await client(server);
+    const p = await peer();
+    const q = await peer();
+    const { relay } = await c.allocate();
+    await c.channelBind(0x4000, p.address);
+    p.send(Buffer.from('bound'), relay);
+    expect(await c.nextData()).toMatchObject({ channel: 0x4000 });
+    await sleep(450); // expired, in its cool-down
+    const before = server.counters.droppedFromClients;
+    c.sendChannelData(0x4000, Buffer.from('too late'));
+    await waitFor(() => server.counters.droppedFromClients > before);
+    expect(await p.next(100)).toBeUndefined();
+    p.send(Buffer.from('unbound now'), relay);
+    const back = await c.nextData();
+    expect(back?.channel).toBeUndefined();
+    expect(back?.peer).toEqual({ family: 4, ...p.address });
+    // during the cool-down the number cannot go to another peer
+    await expectTurnError(c.channelBind(0x4000, q.address), 400);
+    await sleep(400); // cool-down over: the number is free
+    await c.channelBind(0x4000, q.address);
+    c.sendChannelData(0x4000, Buffer.from('to q'));
+    expect((await q.next())?.data.toString()).toBe('to q');
+  });
+});

@@ -7,7 +7,8 @@
 //    ufrag after an ICE restart;
 //  - `connection.getCandidatePromises` (called by werift's own `gatherCandidates`) is replaced: instead of binding a
 //    UDP socket / TCP server per host address, it adds one virtual protocol per mux with host candidates on the
-//    advertised addresses and the mux's port;
+//    advertised addresses and the mux's port (with `stockUdp`, werift's own per-connection UDP gathering runs too:
+//    rtc.port_range_* mode, where only ICE-TCP is muxed);
 //  - `connection.addRemoteCandidate` drops mDNS (.local) candidates (werift would open a multicast socket per PC and
 //    wait up to 10 s; ICE-lite learns the peer-reflexive address from the client's checks anyway);
 //  - `connection.close` also unregisters the sessions.
@@ -36,6 +37,11 @@ export interface AttachMuxOptions {
    * candidates for IPv4 addresses when the TCP mux listens on an IPv4 address, IPv6 ones when on an IPv6 address.
    */
   advertise?: string[];
+  /**
+   * Keep werift's own UDP gathering (one socket per peer connection, in its `icePortRange`) next to the mux
+   * protocols: `rtc.port_range_*` mode, where only ICE-TCP goes through a mux. Ignored when `udp` is given.
+   */
+  stockUdp?: boolean;
 }
 
 type Sink = (data: Buffer, addr: MuxAddress) => void;
@@ -269,6 +275,7 @@ class MuxBinding {
     readonly udp: UdpMux | undefined,
     readonly tcp: TcpMux | undefined,
     readonly advertise: string[],
+    readonly stockUdp: boolean,
   ) {}
 
   private taken = (u: string): boolean => (this.udp?.hasUfrag(u) ?? false) || (this.tcp?.hasUfrag(u) ?? false);
@@ -324,8 +331,11 @@ class MuxBinding {
     const stockGather = conn.getCandidatePromises;
     conn.getCandidatePromises = (addresses: string[], timeout?: number) => {
       if (this.disposed) return stockGather.call(conn, addresses, timeout);
+      // Stock first: it skips addresses that already have a protocol (by localIp), and the TCP mux protocol about
+      // to be created has the same address.
+      const stock = this.stockUdp ? stockGather.call(conn, addresses, timeout) : [];
       this.gather();
-      return [];
+      return stock;
     };
     const stockAddRemote = conn.addRemoteCandidate;
     conn.addRemoteCandidate = (candidate: Candidate | undefined) => {
@@ -422,9 +432,9 @@ class MuxBinding {
   }
 }
 
-function bindConnection(conn: ConnectionInternal, opts: { udp?: UdpMux; tcp?: TcpMux; advertise: string[] }): void {
+function bindConnection(conn: ConnectionInternal, opts: { udp?: UdpMux; tcp?: TcpMux; advertise: string[]; stockUdp: boolean }): void {
   if (conn.kiteMux) return;
-  new MuxBinding(conn, opts.udp, opts.tcp, opts.advertise).install();
+  new MuxBinding(conn, opts.udp, opts.tcp, opts.advertise, opts.stockUdp).install();
 }
 
 /**
@@ -443,7 +453,7 @@ export function attachMuxes(pc: RTCPeerConnection, opts: AttachMuxOptions): void
     if (d.iceTransport.gatheringState !== 'new') throw new Error('attachMuxes: call it before negotiation starts');
   }
   sm.kiteMuxAttached = true;
-  const binding = { udp, tcp, advertise };
+  const binding = { udp, tcp, advertise, stockUdp: !udp && opts.stockUdp === true };
   for (const d of sm.allDtlsTransports) bindConnection(d.iceTransport.connection, binding);
   const stockCreate = sm.createTransport;
   sm.createTransport = function (this: SecureManagerInternal, options?: unknown) {
