@@ -54,7 +54,13 @@ async function scenario(room: string, who: 'alice' | 'bob', name: string, expect
   await waitEvent(subject.page, expectEvent, {}, 20_000, since);
   const reconnectedMs = Date.now() - t0;
   if (expectEvent !== 'Reconnected') await waitEvent(subject.page, 'Reconnected', {}, 20_000, since);
-  const flowMs = await framesFlow(bob.page, 'alice', 10, 5000);
+  let flowMs: number;
+  try {
+    flowMs = await framesFlow(bob.page, 'alice', 10, 5000);
+  } catch (err) {
+    console.log(`[e2e] ${name}: bob's events since: ${JSON.stringify(await evalRoom(bob.page, `return window.t.events.filter((e) => e.at >= ${bobSince});`))}`);
+    throw err;
+  }
   const events = await eventsSince(subject.page, since);
   const bobEvents = await eventsSince(bob.page, bobSince);
   console.log(`[e2e] ${name} on ${who}: reconnected after ${reconnectedMs} ms (${events.map((e) => e.name).filter((n) => /Reconnect|Disconnect|Restart/.test(n)).join(' → ')}); frames at bob again within ${flowMs} ms of that`);

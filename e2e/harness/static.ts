@@ -26,7 +26,8 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function startStaticServer(): Promise<StaticServer> {
+/** `host`: where to listen (another address than 127.0.0.1 is not a secure context: see netns.ts). */
+export async function startStaticServer(host = '127.0.0.1'): Promise<StaticServer> {
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
     for (const [prefix, dir] of ROOTS) {
@@ -44,9 +45,9 @@ export async function startStaticServer(): Promise<StaticServer> {
     }
     res.writeHead(404).end('not found');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

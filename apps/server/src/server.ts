@@ -74,7 +74,9 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   const roomService = new RoomService(store, new LocalRoomActions(rooms, cfg), cfg.limit);
   const nodeId = cfg.node_id || newNodeId();
 
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true });
+  // Headers up to 1 MiB, as LiveKit (Go's http.DefaultMaxHeaderBytes): /rtc/v1 carries the whole JoinRequest, with the
+  // client's first offer, in its URL (Node's default 16 KB would refuse an uncompressed one with 431).
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true, http: { maxHeaderSize: 1 << 20 } });
 
   // CORS: browsers fetch /rtc/validate and may call the API directly; LiveKit allows every origin.
   app.addHook('onRequest', async (req, reply) => {

@@ -166,19 +166,19 @@ describe('join', () => {
     }
   });
 
-  it('/rtc/v1 and /rtc/v1/validate answer 404 without "requested room does not exist" (v0 fallback)', async () => {
+  it('/rtc/v1 (single PC) is served: a join_request is required (400), a plain GET is a 404 as for /rtc', async () => {
     const token = await makeToken('v1', { roomJoin: true, room: 'v1-room' });
     const v1validate = await validate(`access_token=${token}`, {}, '/rtc/v1/validate');
-    expect(v1validate.status).toBe(404);
-    expect(v1validate.body).not.toContain('requested room does not exist');
+    expect(v1validate.status).toBe(400);
+    expect(v1validate.body).toBe('join_request is required');
     const v1get = await validate(`access_token=${token}`, {}, '/rtc/v1');
     expect(v1get.status).toBe(404);
+    // AAAA is three zero bytes: not a WrappedJoinRequest.
     const upgrade = await tryUpgrade(`${ts.url.replace('http', 'ws')}/rtc/v1?access_token=${token}&join_request=AAAA`);
-    expect(upgrade.status).toBe(404);
-    expect(upgrade.body).not.toContain('requested room does not exist');
+    expect(upgrade.status).toBe(400);
     // A plain GET of /rtc (no upgrade) is a 404 too, as in LiveKit.
     expect((await validate(`access_token=${token}`, {}, '/rtc')).status).toBe(404);
-    console.log(`[v1] /rtc/v1/validate ${v1validate.status} "${v1validate.body}", upgrade ${upgrade.status}`);
+    console.log(`[v1] /rtc/v1/validate ${v1validate.status} "${v1validate.body}", upgrade ${upgrade.status} "${upgrade.body}"`);
   });
 });
 

@@ -10,9 +10,12 @@ export { discoverExternalAddress, parseStunServer } from './transport/stunClient
 export type { StunMapping, StunDiscoveryOptions } from './transport/stunClient.js';
 export type { MediaSection } from './transport/sdp.js';
 export { PublisherPeer } from './session/PublisherPeer.js';
-export type { PublishedSection, PublisherPeerOptions } from './session/PublisherPeer.js';
+export type { PublishedSection, PublisherPeerOptions, AnswerHooks } from './session/PublisherPeer.js';
 export { SubscriberPeer } from './session/SubscriberPeer.js';
 export type { SubscriberPeerOptions, DataChannelSpec } from './session/SubscriberPeer.js';
+export { SinglePcSubscriber } from './session/SinglePcSubscriber.js';
+export type { SinglePcSubscriberOptions } from './session/SinglePcSubscriber.js';
+export type { SubscriberSide } from './session/SubscriberSide.js';
 export { PublisherIngest, ridToLayer } from './receiver/PublisherIngest.js';
 export { Receiver, MAX_LAYERS } from './receiver/Receiver.js';
 export type { PacketSink, ReceiverOptions, ReceiverExtensionIds } from './receiver/Receiver.js';

@@ -1,8 +1,9 @@
-// Validation of a signalling connection (/rtc and /rtc/validate): the same checks and answers as LiveKit's
-// rtcservice.validateInternal, so the official client's error handling (it fetches /rtc/validate when the upgrade
-// fails) shows the right message.
-import { ClientInfo_SDK, PROTOCOL_VERSION, type ClientInfo, type PartialMessage } from '@kite/protocol';
+// Validation of a signalling connection (/rtc, /rtc/v1 and their /validate): the same checks and answers as LiveKit's
+// rtcservice.validateInternal, so the official client's error handling (it fetches /rtc[/v1]/validate when the
+// upgrade fails) shows the right message.
+import { ClientInfo_SDK, PROTOCOL_VERSION, type AddTrackRequest, type ClientInfo, type PartialMessage, type SessionDescription } from '@kite/protocol';
 import { authenticate, extractToken, tokenErrorMessage, type ClaimGrants, type KeyProvider } from '../auth/tokens.js';
+import { decodeJoinRequest } from './joinRequest.js';
 
 export interface ConnectParams {
   grants: ClaimGrants;
@@ -22,6 +23,10 @@ export interface ConnectParams {
   /** Publishing data channels etc. on the subscriber PC is allowed to pause (subscriber_allow_pause). */
   subscriberAllowPause?: boolean;
   disableIceLite: boolean;
+  /** LiveKit protocol v1 (/rtc/v1): one peer connection, the client always offers. */
+  singlePeerConnection?: boolean;
+  /** v1: what the JoinRequest carried for the session itself: tracks to announce and the first publisher offer. */
+  joinRequest?: { addTrackRequests: AddTrackRequest[]; publisherOffer?: SessionDescription };
 }
 
 export type ConnectCheck = { ok: true; params: ConnectParams } | { ok: false; status: number; message: string };
@@ -100,6 +105,53 @@ export async function checkConnect(
         network: query.network ?? '',
         clientProtocol: Number(query.client_protocol ?? 0) || 0,
       },
+    },
+  };
+}
+
+/**
+ * /rtc/v1: the token as for /rtc, everything else from the `join_request` parameter (a JoinRequest). Its metadata
+ * and attributes override the token's, which takes canUpdateOwnMetadata (as LiveKit's ValidateConnectRequest).
+ */
+export async function checkConnectV1(
+  query: Record<string, string | undefined>,
+  authorization: string | undefined,
+  keys: KeyProvider,
+  userAgent?: string,
+): Promise<ConnectCheck> {
+  const base = await checkConnect({ access_token: query.access_token }, authorization, keys, userAgent);
+  if (!base.ok && base.status === 401) return base; // a bad token is refused before anything else
+  const decoded = decodeJoinRequest(query.join_request);
+  if (!decoded.ok) return decoded;
+  if (!base.ok) return base;
+  const jr = decoded.request;
+  let grants = base.params.grants;
+  const attributes = Object.entries(jr.participantAttributes).filter(([, v]) => v !== ''); // no deleting the token's
+  if (jr.metadata || attributes.length) {
+    if (!grants.video?.canUpdateOwnMetadata) return { ok: false, status: 401, message: 'permissions denied' };
+    grants = { ...grants, metadata: jr.metadata || grants.metadata, attributes: { ...(grants.attributes ?? {}), ...Object.fromEntries(attributes) } };
+  }
+  const settings = jr.connectionSettings;
+  const info = jr.clientInfo;
+  const protocol = info?.protocol || PROTOCOL_VERSION;
+  return {
+    ok: true,
+    params: {
+      ...base.params,
+      grants,
+      // Unlike /rtc, auto_subscribe is false when unset (the clients always set it).
+      autoSubscribe: settings?.autoSubscribe ?? false,
+      adaptiveStream: settings?.adaptiveStream ?? false,
+      subscriberAllowPause: settings?.subscriberAllowPause,
+      disableIceLite: settings?.disableIceLite ?? false,
+      protocol,
+      clientProtocol: info?.clientProtocol ?? 0,
+      reconnect: jr.reconnect,
+      sid: jr.participantSid,
+      reconnectReason: jr.reconnectReason,
+      clientInfo: { ...(info ?? {}), protocol },
+      singlePeerConnection: true,
+      joinRequest: { addTrackRequests: jr.addTrackRequests, publisherOffer: jr.publisherOffer },
     },
   };
 }

@@ -108,9 +108,20 @@ export function iceOptions(cfg: KiteConfig, addresses: string[], sockets: RtcSoc
   return { advertiseAddresses: addresses, candidateAllowList: addresses, portRange, ...muxes };
 }
 
-/** Where the muxes listen: a loopback-only deployment stays on loopback, anything else on every interface. */
-export function muxBindAddress(addresses: string[]): string {
-  return addresses.every(isLoopback) ? addresses[0]! : '0.0.0.0';
+/**
+ * Where the muxes listen: a loopback-only deployment stays on loopback; one advertised address that belongs to this
+ * host is bound itself, so that replies leave from the address the client sent to (a socket on 0.0.0.0 answers from
+ * whatever address the route picks, and a client checking from a second interface discards those answers); anything
+ * else on every interface.
+ */
+export function muxBindAddress(addresses: string[], local: (ip: string) => boolean = isLocalAddress): string {
+  if (addresses.every(isLoopback)) return addresses[0]!;
+  if (addresses.length === 1 && local(addresses[0]!)) return addresses[0]!;
+  return '0.0.0.0';
+}
+
+function isLocalAddress(ip: string): boolean {
+  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === ip));
 }
 
 export interface RtcNetwork {

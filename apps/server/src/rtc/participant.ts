@@ -1,6 +1,7 @@
 // A participant in a room, as LiveKit's server sees it: identity and permissions from the token, the signalling
-// WebSocket, two peer connections (the client publishes on one and Kite offers its subscriptions on the other),
-// the tracks it publishes and the tracks it is subscribed to.
+// WebSocket, its peer connections — two in protocol v0 (the client publishes on one and Kite offers its subscriptions
+// on the other), one in v1 (the client offers it all, Kite answers its subscriptions on the client's recvonly
+// m-lines) — the tracks it publishes and the tracks it is subscribed to.
 import {
   DataPacket_Kind,
   DisconnectReason,
@@ -31,7 +32,7 @@ import {
   type UpdateTrackSettings,
   type VideoLayer,
 } from '@kite/protocol';
-import { PublisherPeer, SubscriberPeer, type DownTrack, type IceOptions, type Receiver } from '@kite/sfu';
+import { PublisherPeer, SinglePcSubscriber, SubscriberPeer, type DownTrack, type IceOptions, type LoggerLike, type MediaConfig, type Receiver, type SubscriberSide } from '@kite/sfu';
 import type { RTCDataChannel } from 'werift';
 import { parseTrackSource } from '@kite/server-sdk';
 import type { KiteConfig } from '../config/index.js';
@@ -39,6 +40,7 @@ import type { Logger } from '../logger.js';
 import type { ConnectParams } from './connectRequest.js';
 import { CloseCode, type SignalConnection } from './signalConnection.js';
 import { Dynacast } from './dynacast.js';
+import { EarlyData } from './earlyData.js';
 
 /** What a participant needs from its room (kept narrow so a participant can be tested without one). */
 export interface ParticipantRoom {
@@ -94,6 +96,13 @@ const RELIABLE_BACKLOG_LIMIT = 4 * 1024 * 1024;
 const TRANSPORT_SILENCE_MS = 15_000;
 /** …or, with live transports but no signalling, after this long. */
 const SIGNAL_LOSS_GRACE_MS = 30_000;
+/**
+ * Signal and peer connections both closed by the client: a full reconnect (the client rejoins at once and takes the
+ * session over) or a closed tab. Waiting this long lets the rejoin keep the sid, so the others see no leave.
+ */
+const REJOIN_GRACE_MS = 8_000;
+/** A leave this soon after a resume starts a full reconnect (livekit-client sends one before rejoining). */
+const RESUME_SETTLE_MS = 10_000;
 
 const LAYER_QUALITY_ORDER = [VideoQuality.LOW, VideoQuality.MEDIUM, VideoQuality.HIGH];
 
@@ -164,7 +173,13 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private readonly config: KiteConfig;
   private readonly log: Logger;
   readonly publisher: PublisherPeer;
-  readonly subscriber: SubscriberPeer;
+  /** Where subscriptions are sent: Kite's subscriber connection (v0) or the client's one connection (v1). */
+  readonly subscriber: SubscriberSide;
+  /** LiveKit protocol v1 (/rtc/v1): one peer connection, offered by the client, carrying everything. */
+  readonly singlePeerConnection: boolean;
+  private readonly singlePc: SinglePcSubscriber | undefined;
+  /** v1: AddTrackRequests and the first publisher offer carried by the JoinRequest, applied once joined. */
+  private joinRequest: ConnectParams['joinRequest'];
   /** Published tracks by sid (including ones announced by AddTrack whose media has not arrived yet). */
   readonly tracks = new Map<string, PublishedTrack>();
   private readonly subscriptions = new Map<string, Subscription>();
@@ -173,6 +188,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private readonly trackSettings = new Map<string, UpdateTrackSettings>();
   /** Data channels the client opened on its publisher connection. */
   private readonly publisherChannels = new Map<string, RTCDataChannel>();
+  /** v1: data for the client's channels that Kite has not heard of yet (their DCEP OPEN follows DTLS). */
+  private readonly earlyData = new EarlyData(RELIABLE_BACKLOG_LIMIT);
   private closed = false;
   private leaveReceived = false;
   /** When the signalling connection was lost (0 while it is up). */
@@ -216,10 +233,30 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     this.publisher.transport.on('failed', (reason) => this.onTransportFailed('publisher', reason));
     this.publisher.transport.on('dataChannel', (ch) => this.onPublisherDataChannel(ch));
 
-    this.subscriber = new SubscriberPeer({
+    this.singlePeerConnection = params.singlePeerConnection ?? false;
+    this.joinRequest = params.joinRequest;
+    if (this.singlePeerConnection) {
+      // Kite never offers in v1: when it needs m-lines (or new answers) it asks the client to offer.
+      this.singlePc = new SinglePcSubscriber({
+        publisher: this.publisher,
+        requestOffer: (numAudios, numVideos) => this.send({ mediaSectionsRequirement: { numAudios, numVideos } }),
+      });
+      this.subscriber = this.singlePc;
+    } else {
+      this.subscriber = this.createSubscriberPeer(media, opts.ice, logLike);
+    }
+    this.subscriber.onError = (err) => this.log.warn({ err: err.message }, 'subscriber negotiation failed');
+
+    this.livenessTimer = setInterval(() => this.checkLiveness(), 1000);
+    this.livenessTimer.unref();
+  }
+
+  /** v0: Kite's own subscriber connection, where Kite offers (with the data channels it sends on). */
+  private createSubscriberPeer(media: MediaConfig, ice: IceOptions, log: LoggerLike): SubscriberPeer {
+    const subscriber = new SubscriberPeer({
       media,
-      ice: opts.ice,
-      log: logLike,
+      ice,
+      log,
       name: `${this.sid} subscriber`,
       sendOffer: (sdp, id) => this.send({ offer: { type: 'offer', sdp, id, midToTrackId: {} } }),
       dataChannels: [
@@ -227,14 +264,11 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         { label: '_lossy', ordered: false, maxRetransmits: 0 },
       ],
     });
-    this.subscriber.onError = (err) => this.log.warn({ err: err.message }, 'subscriber negotiation failed');
-    this.subscriber.transport.on('candidate', (c) => this.send({ trickle: { candidateInit: JSON.stringify(c), target: SignalTarget.SUBSCRIBER, final: false } }));
-    this.subscriber.transport.on('connected', () => this.onTransportConnected('subscriber'));
-    this.subscriber.transport.on('failed', (reason) => this.onTransportFailed('subscriber', reason));
-    for (const ch of this.subscriber.dataChannels.values()) this.watchChannel(ch, 'subscriber');
-
-    this.livenessTimer = setInterval(() => this.checkLiveness(), 1000);
-    this.livenessTimer.unref();
+    subscriber.transport.on('candidate', (c) => this.send({ trickle: { candidateInit: JSON.stringify(c), target: SignalTarget.SUBSCRIBER, final: false } }));
+    subscriber.transport.on('connected', () => this.onTransportConnected('subscriber'));
+    subscriber.transport.on('failed', (reason) => this.onTransportFailed('subscriber', reason));
+    for (const ch of subscriber.dataChannels.values()) this.watchChannel(ch, 'subscriber');
+    return subscriber;
   }
 
   get hidden(): boolean {
@@ -245,9 +279,9 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     return this.closed;
   }
 
-  /** v0 clients (protocol > 2) make the subscriber connection primary when they can subscribe. */
+  /** v0 clients (protocol > 2) make the subscriber connection primary when they can subscribe; v1 has none. */
   get subscriberPrimary(): boolean {
-    return this.protocol > 2 && this.permission.canSubscribe;
+    return !this.singlePeerConnection && this.protocol > 2 && this.permission.canSubscribe;
   }
 
   get isActive(): boolean {
@@ -302,9 +336,22 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   /** Called by the room once the JoinResponse went out. */
   joined(): void {
     this.state = ParticipantInfo_State.JOINED;
+    this.applyJoinRequest();
     this.attachSignal(this.signal);
     // v0: with the subscriber connection primary, the server offers at once (data channels, then tracks).
     if (this.subscriberPrimary) this.subscriber.negotiate();
+  }
+
+  /**
+   * v1: the JoinRequest's AddTrackRequests and publisher offer, handled as if they had come first on the WebSocket
+   * (LiveKit's StartSession does the same). The answer follows the JoinResponse.
+   */
+  private applyJoinRequest(): void {
+    const jr = this.joinRequest;
+    this.joinRequest = undefined;
+    if (!jr) return;
+    for (const req of jr.addTrackRequests) this.onSignal({ message: 'addTrack', addTrack: req } as SignalRequest);
+    if (jr.publisherOffer) this.onSignal({ message: 'offer', offer: jr.publisherOffer } as SignalRequest);
   }
 
   /** Routes a signalling connection's requests here; a replaced connection's events are ignored. */
@@ -361,6 +408,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const old = this.signal;
     this.signal = signal;
     this.signalLostAt = 0;
+    this.resumedAt = Date.now();
     if (!old.isClosed) old.close(CloseCode.normal, 'replaced by a resumed session');
     this.log.info('participant resumed');
     if (simulate === 'before-response') {
@@ -411,8 +459,9 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
           this.onTrackSettings(req.trackSetting!);
           break;
         case 'leave':
-          if (this.awaitingRejoin) {
-            // force-tcp / force-tls: the client leaves and joins again on the other protocol; the rejoin takes over.
+          if (this.awaitingRejoin || Date.now() - this.resumedAt < RESUME_SETTLE_MS) {
+            // force-tcp / force-tls: the client leaves and joins again on the other protocol; a leave just after a
+            // resume is livekit-client giving up on it for a full reconnect. The rejoin takes over (REJOIN_GRACE_MS).
             this.dropSignal(true);
             break;
           }
@@ -534,7 +583,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       return;
     }
     if (this.closed) return;
-    this.send({ answer: { type: 'answer', sdp: answer, id, midToTrackId: {} } });
+    // v1: which track each m-line Kite sends on carries (the client's receivers have track ids of their own).
+    this.send({ answer: { type: 'answer', sdp: answer, id, midToTrackId: this.singlePc?.midToTrackId ?? {} } });
     this.matchTracksToMids();
   }
 
@@ -709,6 +759,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const downTrack = this.subscriber.subscribe(track.receiver, { streamId, trackId: track.info.sid });
     const firstOfPublisher = !this.isSubscribedToParticipant(publisher.sid);
     this.subscriptions.set(track.info.sid, { trackSid: track.info.sid, publisher, downTrack });
+    this.log.debug({ track: track.info.sid, publisher: publisher.identity }, 'subscribed');
     this.applyTrackSettings(track.info.sid);
     // A speaker this participant could not hear before is announced at once, not at its next level change.
     const speaking = firstOfPublisher && this.protocol > 2 ? this.room.speakerState(publisher.sid) : undefined;
@@ -868,6 +919,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private onPublisherDataChannel(ch: RTCDataChannel): void {
     this.publisherChannels.set(ch.label, ch);
     this.watchChannel(ch, 'publisher');
+    const kind = ch.label === '_lossy' ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
+    for (const bytes of this.earlyData.take(ch.label)) this.sendData(bytes, kind);
   }
 
   private watchChannel(ch: RTCDataChannel, side: 'publisher' | 'subscriber'): void {
@@ -890,6 +943,12 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const lossy = kind === DataPacket_Kind.LOSSY;
     const label = lossy ? '_lossy' : '_reliable';
     const ch = this.subscriber.dataChannels.get(label) ?? this.publisherChannels.get(label);
+    if (!ch && this.singlePeerConnection) {
+      // v1: the client's channel is not open yet; it gets the packet when it is.
+      if (this.earlyData.hold(label, bytes)) return true;
+      this.dataDropped++;
+      return false;
+    }
     if (!ch || ch.readyState === 'closing' || ch.readyState === 'closed') return false;
     if (ch.bufferedAmount > (lossy ? LOSSY_BACKLOG_LIMIT : RELIABLE_BACKLOG_LIMIT)) {
       this.dataDropped++;
@@ -920,9 +979,13 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private onTransportFailed(which: 'publisher' | 'subscriber', reason: string): void {
     if (this.closed) return;
     this.log.debug({ which, reason }, 'transport failed');
-    // With the signal connection gone too, the client is gone (e.g. the tab closed): no reason to wait.
-    if (this.signal.isClosed) this.close(DisconnectReason.CONNECTION_TIMEOUT, false);
+    // A failed transport cannot resume; a rejoin can still take the session over (checkLiveness ends the wait).
+    this.transportFailedAt ||= Date.now();
+    this.resumeRefused = true;
   }
+
+  private transportFailedAt = 0;
+  private resumedAt = 0;
 
   private onSignalClosed(code: number, reason: string): void {
     if (this.closed || this.leaveReceived || this.signalLostAt) return;
@@ -950,7 +1013,10 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     }
     if (!this.signalLostAt) return;
     const silent = now - this.lastTransportActivity();
-    if (silent >= TRANSPORT_SILENCE_MS) {
+    if (this.transportFailedAt && now - Math.max(this.transportFailedAt, this.signalLostAt) >= REJOIN_GRACE_MS) {
+      this.log.info('signal and peer connections closed and no rejoin: participant gone');
+      this.close(DisconnectReason.CONNECTION_TIMEOUT, false);
+    } else if (silent >= TRANSPORT_SILENCE_MS) {
       this.log.info({ silentMs: silent }, 'no signalling and silent peer connections: participant gone');
       this.close(DisconnectReason.CONNECTION_TIMEOUT, false);
     } else if (now - this.signalLostAt >= SIGNAL_LOSS_GRACE_MS) {

@@ -1,7 +1,8 @@
-// The signalling endpoints: GET /rtc (WebSocket, LiveKit protocol v0), /rtc/validate, and /rtc/v1 answering 404
-// (without "requested room does not exist") so 2.x clients fall back to /rtc until single-PC mode exists.
+// The signalling endpoints: GET /rtc (WebSocket, LiveKit protocol v0: two peer connections), GET /rtc/v1 (protocol v1:
+// one peer connection, the JoinRequest in the `join_request` parameter), and their /validate.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
+import type { WebSocket } from 'ws';
 import {
   CandidateProtocol,
   ClientConfigSetting,
@@ -20,7 +21,7 @@ import type { KeyProvider } from '../auth/tokens.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../logger.js';
 import type { RoomManager } from '../rooms/roomManager.js';
-import { checkConnect, type ConnectParams } from './connectRequest.js';
+import { checkConnect, checkConnectV1, type ConnectParams } from './connectRequest.js';
 import { Participant, PING_INTERVAL, PING_TIMEOUT } from './participant.js';
 import { CloseCode, SignalConnection } from './signalConnection.js';
 import { iceServersFor } from '../turn/iceServers.js';
@@ -46,9 +47,9 @@ export async function registerRtcService(app: FastifyInstance, opts: RtcServiceO
   const { config, rooms, log } = opts;
   await app.register(websocket, { options: { maxPayload: config.limit.signal_message_size_limit } });
 
-  /** The checks of validateInternal: token, grants, room existence and capacity. */
-  async function validate(req: FastifyRequest): Promise<{ ok: true; params: ConnectParams } | { ok: false; status: number; message: string }> {
-    const check = await checkConnect(req.query as Query, req.headers.authorization, opts.keys, req.headers['user-agent']);
+  /** The checks of validateInternal: token, grants (and for v1 the join_request), room existence and capacity. */
+  async function validate(req: FastifyRequest, v1 = false): Promise<{ ok: true; params: ConnectParams } | { ok: false; status: number; message: string }> {
+    const check = await (v1 ? checkConnectV1 : checkConnect)(req.query as Query, req.headers.authorization, opts.keys, req.headers['user-agent']);
     if (!check.ok) return check;
     const room = rooms.getRoom(check.params.roomName);
     if (!room && !config.room.auto_create && !check.params.grants.video?.roomCreate) {
@@ -61,46 +62,42 @@ export async function registerRtcService(app: FastifyInstance, opts: RtcServiceO
   const refuse = (reply: FastifyReply, status: number, message: string) =>
     reply.code(status).header('access-control-allow-origin', '*').type('text/plain').send(message);
 
-  app.get('/rtc/validate', async (req, reply) => {
-    const v = await validate(req);
-    if (!v.ok) return refuse(reply, v.status, v.message);
-    return reply.header('access-control-allow-origin', '*').type('text/plain').send('success');
-  });
+  for (const [path, v1] of [['/rtc/validate', false], ['/rtc/v1/validate', true]] as const) {
+    app.get(path, async (req, reply) => {
+      const v = await validate(req, v1);
+      if (!v.ok) return refuse(reply, v.status, v.message);
+      return reply.header('access-control-allow-origin', '*').type('text/plain').send('success');
+    });
+  }
 
-  // Single-PC signalling is not served here: a 404 on the upgrade itself (never a 101 followed by a close) makes
-  // livekit-client and the Rust SDK fall back to /rtc.
-  app.route({
-    method: 'GET',
-    url: '/rtc/v1',
-    preValidation: async (_req, reply) => refuse(reply, 404, 'not found'),
-    handler: async (_req, reply) => refuse(reply, 404, 'not found'),
-    wsHandler: (socket) => socket.close(),
-  });
-  app.get('/rtc/v1/validate', async (_req, reply) => refuse(reply, 404, 'not found'));
-
-  app.route({
-    method: 'GET',
-    url: '/rtc',
-    preValidation: async (req, reply) => {
-      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return; // plain GET: 404 below, as LiveKit
-      const v = await validate(req);
-      if (!v.ok) {
-        log.info({ status: v.status, reason: v.message, url: redactUrl(req.url) }, 'signal connection refused');
-        return refuse(reply, v.status, v.message);
-      }
-      req.kiteConnect = v.params;
-    },
-    handler: async (_req, reply) => reply.code(404).type('text/plain').send(''),
-    wsHandler: (socket, req) => {
-      const params = req.kiteConnect!;
-      const signal = new SignalConnection(socket, log);
-      void startSession(signal, params, opts).catch((err: Error) => {
-        log.error({ err: err.message }, 'join failed');
-        signal.send({ leave: { reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT } });
-        signal.close(CloseCode.internalError, 'join failed');
-      });
-    },
-  });
+  /** Refuses an upgrade that fails validation with LiveKit's status and text; a plain GET goes on to a 404. */
+  const checkUpgrade = (v1: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return; // plain GET: 404 below, as LiveKit
+    const v = await validate(req, v1);
+    if (!v.ok) {
+      log.info({ status: v.status, reason: v.message, url: redactUrl(req.url) }, 'signal connection refused');
+      return refuse(reply, v.status, v.message);
+    }
+    req.kiteConnect = v.params;
+  };
+  const openSession = (socket: WebSocket, req: FastifyRequest) => {
+    const params = req.kiteConnect!;
+    const signal = new SignalConnection(socket, log);
+    void startSession(signal, params, opts).catch((err: Error) => {
+      log.error({ err: err.message }, 'join failed');
+      signal.send({ leave: { reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT } });
+      signal.close(CloseCode.internalError, 'join failed');
+    });
+  };
+  for (const [url, v1] of [['/rtc', false], ['/rtc/v1', true]] as const) {
+    app.route({
+      method: 'GET',
+      url,
+      preValidation: checkUpgrade(v1),
+      handler: async (_req, reply) => reply.code(404).type('text/plain').send(''),
+      wsHandler: openSession,
+    });
+  }
 }
 
 async function startSession(signal: SignalConnection, params: ConnectParams, opts: RtcServiceOptions): Promise<void> {
@@ -152,7 +149,9 @@ async function startSession(signal: SignalConnection, params: ConnectParams, opt
 function resumeSession(signal: SignalConnection, params: ConnectParams, opts: RtcServiceOptions): void {
   const room = opts.rooms.getRoom(params.roomName);
   const participant = room?.getParticipant(params.identity);
-  if (!room || !participant || !participant.resumable || (params.sid && participant.sid !== params.sid)) {
+  // A resume keeps the session's peer connections: it must come on the signalling path (v0 / v1) the session uses.
+  const samePath = participant?.singlePeerConnection === !!params.singlePeerConnection;
+  if (!room || !participant || !participant.resumable || (params.sid && participant.sid !== params.sid) || !samePath) {
     opts.log.info({ room: params.roomName, participant: params.identity, sid: params.sid }, 'resume refused: no such session; the client rejoins');
     signal.send({ leave: { canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT } });
     signal.close(CloseCode.normal, 'state mismatch');

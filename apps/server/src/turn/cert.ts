@@ -1,7 +1,7 @@
 // The TURN/TLS certificate: turn.cert_file / turn.key_file, or in --dev one generated at start. Generation is pure
 // JavaScript (selfsigned, on WebCrypto) so Kite still needs nothing but `pnpm install`: no openssl binary.
 import { readFileSync } from 'node:fs';
-import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 import { ConfigError } from '../config/index.js';
@@ -24,7 +24,7 @@ export interface TurnCertificate {
 
 function describe(cert: string, key: string, selfSigned: boolean): TurnCertificate {
   const x = new X509Certificate(cert);
-  const spki = createHash('sha256').update(createPublicKey(x.publicKey).export({ type: 'spki', format: 'der' })).digest('base64');
+  const spki = createHash('sha256').update(x.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
   return { cert, key, selfSigned, spki, notAfter: Date.parse(x.validTo) };
 }
 

@@ -56,7 +56,11 @@ export interface DownTrackStats {
 export class DownTrack implements PacketSink {
   readonly receiver: Receiver;
   readonly transport: PeerTransport;
-  readonly transceiver: RTCRtpTransceiver;
+  /**
+   * The m-line this down track is sent on. Single-PC mode creates the down track before the client has offered an
+   * m-line for it: it waits (unbound, forwarding nothing) until `attach` gives it one.
+   */
+  transceiver: RTCRtpTransceiver | undefined;
   readonly isVideo: boolean;
   /** Outgoing SSRC: the one werift announced for the transceiver (a=ssrc / msid). */
   ssrc = 0;
@@ -105,14 +109,30 @@ export class DownTrack implements PacketSink {
   /** Called when the forwarding layer changes (for tests, stats and stream-state updates). */
   onLayerChange: ((layer: number) => void) | undefined;
 
-  constructor(receiver: Receiver, transport: PeerTransport, transceiver: RTCRtpTransceiver) {
+  constructor(receiver: Receiver, transport: PeerTransport, transceiver?: RTCRtpTransceiver) {
     this.receiver = receiver;
     this.transport = transport;
-    this.transceiver = transceiver;
     this.isVideo = receiver.kind === 'video';
     this.munger = receiver.codec?.kind === CodecKind.VP8 ? new Vp8Munger() : undefined;
     this.svc = receiver.codec?.kind === CodecKind.VP9 || receiver.codec?.kind === CodecKind.AV1 ? new SvcFilter() : undefined;
     this.clockRate = receiver.codec?.clockRate ?? (this.isVideo ? 90000 : 48000);
+    if (transceiver) this.attach(transceiver);
+  }
+
+  /** Takes the down track off its m-line (the client dropped it): nothing is sent until `attach` and `bind`. */
+  detach(): void {
+    this.transceiver = undefined;
+    this.ready = false;
+  }
+
+  /** Puts the down track on an m-line (its sender's SSRCs); forwarding starts with the next `bind`. */
+  attach(transceiver: RTCRtpTransceiver): void {
+    this.transceiver = transceiver;
+    this.ready = false;
+    // A new stream for the subscriber: it starts again on a keyframe.
+    this.currentLayer = -1;
+    this.svc?.reset();
+    this.munger?.reset();
     const s = senderInternal(transceiver);
     this.ssrc = s.ssrc;
     this.rtxSsrc = s.rtxSsrc;
@@ -123,8 +143,8 @@ export class DownTrack implements PacketSink {
    * Returns false when no codec of the track was accepted.
    */
   bind(): boolean {
-    if (this.closed) return false;
     const t = this.transceiver;
+    if (this.closed || !t) return false;
     const subCodecs = negotiatedCodecs(t.codecs);
     this.ptMap.fill(-1);
     this.rtxPtMap.fill(-1);

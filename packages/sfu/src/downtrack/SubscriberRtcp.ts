@@ -17,7 +17,15 @@ export class SubscriberRtcp {
   estimatedBitrate = 0;
 
   constructor(private readonly transport: PeerTransport) {
-    transport.rtcpSink = (buf, len) => this.onRtcp(buf, len);
+    // Single-PC mode: the transport also carries the client's published tracks, whose ingest reads the same RTCP
+    // (sender reports) first. Both only read the packet.
+    const ingest = transport.rtcpSink;
+    transport.rtcpSink = ingest
+      ? (buf, len) => {
+          ingest(buf, len);
+          this.onRtcp(buf, len);
+        }
+      : (buf, len) => this.onRtcp(buf, len);
     this.timer = setInterval(() => this.report(), REPORT_INTERVAL_MS);
     this.timer.unref();
   }

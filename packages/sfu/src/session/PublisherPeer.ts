@@ -20,6 +20,17 @@ export interface PublishedSection {
   direction: MediaSection['direction'];
 }
 
+/**
+ * Something else that lives on this connection's m-lines: single-PC subscriptions (SinglePcSubscriber), which put
+ * Kite's down tracks on the recvonly m-lines the client offers. Told about every offer Kite answers.
+ */
+export interface AnswerHooks {
+  /** The offer is applied and the answer not created yet: set the directions and msids of the m-lines it owns. */
+  beforeAnswer(offer: MediaSection[]): void;
+  /** The answer is now the local description. */
+  afterAnswer(): void;
+}
+
 export interface PublisherPeerOptions extends PeerTransportOptions {
   /** REMB announced to the publisher (bits/s). */
   rembBitrate?: number;
@@ -30,6 +41,7 @@ export class PublisherPeer {
   readonly ingest: PublisherIngest;
   private readonly receivers = new Map<string, Receiver>();
   private sections: PublishedSection[] = [];
+  private hooks: AnswerHooks | undefined;
 
   constructor(opts: PublisherPeerOptions) {
     this.transport = new PeerTransport(opts);
@@ -40,13 +52,21 @@ export class PublisherPeer {
     });
   }
 
+  /** Lets `hooks` take part in every answer (single-PC mode: the subscriptions on this connection). */
+  setAnswerHooks(hooks: AnswerHooks): void {
+    this.hooks = hooks;
+  }
+
   /**
    * Answers the client's offer; afterwards `sections` describes every m-line. `preferredCodec` names the codec a
    * track was published with (AddTrackRequest), so the answer lists it first and the client sends with it.
    */
   async answer(offerSdp: string, preferredCodec?: (section: { mid: string; trackId?: string; kind: string }) => string | undefined): Promise<string> {
     const parsed = parseMediaSections(offerSdp);
-    const answer = await this.transport.answer(offerSdp, () => preferredCodec && this.preferCodecs(parsed, preferredCodec));
+    const answer = await this.transport.answer(offerSdp, () => {
+      if (preferredCodec) this.preferCodecs(parsed, preferredCodec);
+      this.hooks?.beforeAnswer(parsed);
+    });
     this.ingest.learnSdpSsrcs(parsed);
     const byMid = new Map<string, RTCRtpTransceiver>();
     for (const t of this.transport.pc.getTransceivers()) if (t.mid !== null) byMid.set(t.mid, t);
@@ -69,6 +89,7 @@ export class PublisherPeer {
       });
     }
     this.ingest.setExtensionIds(extIds);
+    this.hooks?.afterAnswer();
     return answer;
   }
 

@@ -1,5 +1,5 @@
 // The peer connection Kite sends a client's subscriptions on, where Kite is the offerer (LiveKit's dual-PC mode).
-// Subscribing attaches a DownTrack to a send-only transceiver, reusing one freed by an earlier unsubscribe so the SDP
+// Subscribing attaches a DownTrack to a send-only transceiver, reusing the one an earlier unsubscribe of the same track freed so the SDP
 // does not grow forever; changes are batched into one renegotiation, one offer in flight at a time.
 import type { RTCDataChannel, RTCRtpTransceiver } from 'werift';
 import { PeerTransport, type PeerTransportOptions } from '../transport/PeerTransport.js';
@@ -7,6 +7,7 @@ import { DownTrack } from '../downtrack/DownTrack.js';
 import { SubscriberRtcp } from '../downtrack/SubscriberRtcp.js';
 import type { Receiver } from '../receiver/Receiver.js';
 import { senderInternal } from '../werift/internals.js';
+import type { SubscriberSide } from './SubscriberSide.js';
 
 export interface DataChannelSpec {
   label: string;
@@ -38,7 +39,7 @@ const ANSWER_TIMEOUT_MS = 15_000;
 
 const randomSsrc = () => (1 + Math.floor(Math.random() * 0xfffffffe)) >>> 0;
 
-export class SubscriberPeer {
+export class SubscriberPeer implements SubscriberSide {
   readonly transport: PeerTransport;
   readonly rtcp: SubscriberRtcp;
   readonly dataChannels = new Map<string, RTCDataChannel>();
@@ -83,7 +84,9 @@ export class SubscriberPeer {
    * Media flows once the client answered the renegotiation.
    */
   subscribe(receiver: Receiver, msid: { streamId: string; trackId: string }): DownTrack {
-    let slot = this.slots.find((s) => s.kind === receiver.kind && !s.downTrack && !s.pending);
+    // Only the same track may reuse a freed m-line: a browser fixes a receiver's track id from the first msid it saw,
+    // and livekit-client (v0) names the subscribed track by that id, so another track there would never be matched.
+    let slot = this.slots.find((s) => s.kind === receiver.kind && !s.downTrack && !s.pending && senderInternal(s.transceiver).trackId === msid.trackId);
     const fresh = !slot;
     if (!slot) {
       slot = { transceiver: this.transport.addSendTransceiver(receiver.kind), kind: receiver.kind, pending: true, rev: 0 };

@@ -49,7 +49,7 @@ describe('werift defects fixed in Kite', () => {
     expect(answer).not.toMatch(/a=rtcp-fb:\d+ transport-cc/);
   });
 
-  it('m-lines: 20 subscribe/unsubscribe cycles reuse transceivers, the SDP stays bounded and m-line 0 is never stopped', async () => {
+  it('m-lines: 20 subscribe/unsubscribe cycles of a track reuse its transceiver, the SDP stays bounded and m-line 0 is never stopped; another track gets its own', async () => {
     const client: RTCPeerConnection = clientPc();
     let offer: { sdp: string; id: number } | undefined;
     const sub = new SubscriberPeer({ media: {}, ice: LOOPBACK_ICE, sendOffer: (sdp, id) => (offer = { sdp, id }), negotiationDelayMs: 0 });
@@ -66,9 +66,9 @@ describe('werift defects fixed in Kite', () => {
     };
     let lastOffer = '';
     for (let i = 0; i < 20; i++) {
-      const dt = sub.subscribe(receiver, { streamId: `PA_${i}|camera`, trackId: `TR_${i}` });
+      const dt = sub.subscribe(receiver, { streamId: 'PA_a|camera', trackId: 'TR_x' });
       lastOffer = await negotiate();
-      expect(lastOffer).toContain(`a=msid:PA_${i}|camera TR_${i}`);
+      expect(lastOffer).toContain('a=msid:PA_a|camera TR_x');
       sub.unsubscribe(dt);
       lastOffer = await negotiate();
     }
@@ -78,5 +78,9 @@ describe('werift defects fixed in Kite', () => {
     // No m-line was rejected/stopped (port 0): Chrome refuses offers that recycle a stopped m-line 0.
     expect(mLines.every((l) => !/^m=\w+ 0 /.test(l))).toBe(true);
     expect(client.getTransceivers().length).toBe(1);
+    // A browser keeps a receiver's first track id, so a different track never lands on that m-line.
+    sub.subscribe(receiver, { streamId: 'PA_b|camera', trackId: 'TR_y' });
+    expect((await negotiate()).split('\r\n').filter((l) => l.startsWith('m=video'))).toHaveLength(2);
+    expect(sub.mediaSectionCount).toBe(2);
   });
 });

@@ -165,6 +165,8 @@ const EMPTY = Buffer.alloc(0);
 export class MuxTcpProtocol extends TcpPassiveBase {
   /** Set by Kite (PeerTransport.hookSockets): RTP/RTCP frames go there instead of to werift. */
   kiteSink?: Sink;
+  /** Last non-media frame (STUN, DTLS/SCTP), for PeerTransport.lastActivityAt; media is timed by the sink. */
+  kiteActivity = 0;
   droppedWrites = 0;
   private isClosed = false;
 
@@ -233,6 +235,7 @@ export class MuxTcpProtocol extends TcpPassiveBase {
         return;
       }
     }
+    this.kiteActivity = Date.now();
     super.handleFrame(data, addr);
   }
 
