@@ -7,7 +7,7 @@ import { turn, type IceOptions } from '@kite/sfu';
 import type { KiteConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import type { RoomManager } from '../rooms/roomManager.js';
-import { detectNodeIp } from '../rtc/iceConfig.js';
+import { detectNodeIp, isLoopback } from '../rtc/iceConfig.js';
 import { generateCertificate, loadCertificate, type TurnCertificate } from './cert.js';
 import { parseTurnUsername, turnPasswordLookup } from './credentials.js';
 import { mediaPortsFromConfig, nodeMediaAddresses, relayAllowList, relayPolicy } from './relayPolicy.js';
@@ -125,10 +125,6 @@ async function startServer(options: turn.TurnServerOptions, anyPort: boolean): P
       }
     }
   }
-}
-
-function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.');
 }
 
 /** Starts TURN per `cfg.turn` (callers check `turn.enabled`). Throws when a port cannot be bound. */

@@ -2,17 +2,9 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, type RTCDataChannel } from 'werift';
 
-/** A client peer (stock werift, full ICE) on loopback. */
-export function clientPc(extra: Record<string, unknown> = {}): RTCPeerConnection {
-  return new RTCPeerConnection({
-    iceServers: [],
-    bundlePolicy: 'max-bundle',
-    iceUseIpv6: false,
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    ...extra,
-  } as never);
-}
+import { clientPc, waitFor } from '../core/helpers.js';
+
+export { clientPc, waitFor };
 
 /** A server peer configured like Kite's (ICE-lite, max-bundle, no ICE servers). */
 export function serverPc(extra: Record<string, unknown> = {}): RTCPeerConnection {
@@ -26,21 +18,6 @@ export function serverPc(extra: Record<string, unknown> = {}): RTCPeerConnection
     iceAdditionalHostAddresses: ['127.0.0.1'],
     ...extra,
   } as never);
-}
-
-export function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const t = setInterval(() => {
-      if (cond()) {
-        clearInterval(t);
-        resolve();
-      } else if (Date.now() - start > timeoutMs) {
-        clearInterval(t);
-        reject(new Error(`timed out waiting for ${what}`));
-      }
-    }, 10);
-  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
