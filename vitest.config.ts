@@ -8,7 +8,7 @@ const alias = {
   '@kite/protocol': src('./packages/protocol/src/index.ts'),
   '@kite/sfu': src('./packages/sfu/src/index.ts'),
   '@kite/server-sdk': src('./packages/server-sdk/src/index.ts'),
-  '@kite/client': src('./packages/client/src/index.ts'),
+  '@kite/client': src('./packages/client/src/node.ts'),
   '@kite/server': src('./apps/server/src/index.ts'),
 };
 

@@ -1,0 +1,217 @@
+// Two @kite/client participants in Node (werift) through a real Kite server: media both ways (the generated VP8
+// clip and an Opus tone, read back as frames and PCM), data, RPC, text streams, metadata, mute, unpublish, leave.
+import { PassThrough } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AccessToken, type VideoGrant } from '@kite/server-sdk';
+import { createServer, type KiteServer } from '@kite/server';
+import {
+  ConnectionState,
+  DataPacket_Kind,
+  ParticipantEvent,
+  RemoteAudioTrack,
+  RemoteVideoTrack,
+  Room,
+  RoomEvent,
+  Track,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+} from '@kite/client';
+
+const KEY = 'clientkey';
+const SECRET = 'client-test-secret-0123456789-0123456789';
+let server: KiteServer;
+const rooms: Room[] = [];
+
+beforeAll(async () => {
+  server = await createServer(
+    { port: 0, bind_addresses: ['127.0.0.1'], keys: { [KEY]: SECRET }, logging: { level: 'debug', json: true }, rtc: { udp_port: 0, tcp_port: 0, node_ip: '127.0.0.1', enable_loopback_candidate: true } },
+    { logDestination: process.env.KITE_LOG_STDOUT ? process.stdout : new PassThrough().resume() },
+  );
+});
+afterAll(() => server?.close());
+afterEach(async () => {
+  await Promise.allSettled(rooms.splice(0).map((r) => r.disconnect()));
+});
+
+async function token(identity: string, room: string, grant: VideoGrant = {}, name?: string): Promise<string> {
+  const at = new AccessToken(KEY, SECRET, { identity, name });
+  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, canUpdateOwnMetadata: true, ...grant });
+  return at.toJwt();
+}
+
+async function join(identity: string, room: string, grant: VideoGrant = {}): Promise<Room> {
+  const r = new Room({ dynacast: true });
+  rooms.push(r);
+  await r.connect(server.url, await token(identity, room, grant, identity.toUpperCase()));
+  return r;
+}
+
+function waitFor<T>(what: string, register: (resolve: (v: T) => void) => void, timeoutMs = 10_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    register((v) => {
+      clearTimeout(t);
+      resolve(v);
+    });
+  });
+}
+
+function subscribed(room: Room, identity: string, kind: Track.Kind): Promise<RemoteTrack> {
+  for (const p of room.remoteParticipants.values()) {
+    if (p.identity !== identity) continue;
+    for (const pub of p.trackPublications.values()) if (pub.kind === kind && pub.track) return Promise.resolve(pub.track);
+  }
+  return waitFor(`${kind} from ${identity}`, (resolve) =>
+    room.on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
+      if (p.identity === identity && track.kind === kind) resolve(track);
+    }),
+  );
+}
+
+/** Goertzel power of `freq` relative to the signal's total power (≈ 0.5 for a pure tone at that frequency). */
+function toneShare(samples: Int16Array, rate: number, freq: number): number {
+  const k = (2 * Math.cos((2 * Math.PI * freq) / rate));
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (const x of samples) {
+    const s = x + k * s1 - s2;
+    s2 = s1;
+    s1 = s;
+    energy += x * x;
+  }
+  const power = s1 * s1 + s2 * s2 - k * s1 * s2;
+  return energy === 0 ? 0 : (2 * power) / (samples.length * energy);
+}
+
+describe('@kite/client in Node', () => {
+  it('two participants publish generated video and audio to each other and read frames and PCM', async () => {
+    const alice = await join('alice', 'media');
+    const bob = await join('bob', 'media');
+    expect(alice.state).toBe(ConnectionState.Connected);
+    expect(alice.name).toBe('media');
+    expect(bob.remoteParticipants.get('alice')?.name).toBe('ALICE');
+
+    await Promise.all([alice.localParticipant.setCameraEnabled(true), alice.localParticipant.setMicrophoneEnabled(true), bob.localParticipant.setCameraEnabled(true), bob.localParticipant.setMicrophoneEnabled(true)]);
+    expect(alice.localParticipant.isCameraEnabled).toBe(true);
+
+    for (const [viewer, other] of [
+      [bob, 'alice'],
+      [alice, 'bob'],
+    ] as const) {
+      const video = await subscribed(viewer, other, Track.Kind.Video);
+      expect(video).toBeInstanceOf(RemoteVideoTrack);
+      const frames = (video as RemoteVideoTrack).videoFrames();
+      let keyframes = 0;
+      let complete = 0;
+      let width = 0;
+      for await (const f of frames) {
+        if (f.keyframe && f.complete) {
+          keyframes++;
+          width = f.width ?? 0;
+        }
+        if (f.complete) complete++;
+        if (keyframes >= 1 && complete >= 20) break;
+      }
+      expect(width).toBe(640);
+      expect(complete).toBeGreaterThanOrEqual(20);
+
+      const audio = await subscribed(viewer, other, Track.Kind.Audio);
+      expect(audio).toBeInstanceOf(RemoteAudioTrack);
+      const pcm: number[] = [];
+      for await (const frame of (audio as RemoteAudioTrack).audioFrames()) {
+        expect(frame.sampleRate).toBe(48000);
+        for (let i = 0; i < frame.samplesPerChannel; i++) pcm.push(frame.data[i * frame.channels]!);
+        if (pcm.length >= 48000) break; // one second
+      }
+      const tail = Int16Array.from(pcm.slice(24000));
+      expect(toneShare(tail, 48000, 440)).toBeGreaterThan(0.3);
+      expect(toneShare(tail, 48000, 1000)).toBeLessThan(0.05);
+    }
+  });
+
+  it('carries data (reliable, lossy, topic, destinations), chat, RPC and text streams', async () => {
+    const alice = await join('alice', 'data');
+    const bob = await join('bob', 'data');
+    const carol = await join('carol', 'data');
+    const got: { who: string; text: string; kind?: DataPacket_Kind; topic?: string; from?: string }[] = [];
+    for (const [name, r] of [
+      ['bob', bob],
+      ['carol', carol],
+    ] as const) {
+      r.on(RoomEvent.DataReceived, (payload, p, kind, topic) => got.push({ who: name, text: new TextDecoder().decode(payload), kind, topic, from: p?.identity }));
+    }
+    await alice.localParticipant.publishData(new TextEncoder().encode('hello all'), { topic: 'greet' });
+    await alice.localParticipant.publishData(new TextEncoder().encode('only bob'), { destinationIdentities: ['bob'] });
+    await alice.localParticipant.publishData(new TextEncoder().encode('lossy'), { reliable: false });
+    const deadline = Date.now() + 5000;
+    while (got.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toContainEqual({ who: 'bob', text: 'hello all', kind: DataPacket_Kind.RELIABLE, topic: 'greet', from: 'alice' });
+    expect(got).toContainEqual({ who: 'carol', text: 'hello all', kind: DataPacket_Kind.RELIABLE, topic: 'greet', from: 'alice' });
+    expect(got.filter((g) => g.text === 'only bob').map((g) => g.who)).toEqual(['bob']);
+    expect(got.filter((g) => g.text === 'lossy').map((g) => g.kind)).toEqual([DataPacket_Kind.LOSSY, DataPacket_Kind.LOSSY]);
+
+    const chat = waitFor<string>('chat', (resolve) => bob.on(RoomEvent.ChatMessage, (m, p) => resolve(`${p?.identity}:${m.message}`)));
+    await alice.localParticipant.sendChatMessage('hi from chat');
+    expect(await chat).toBe('alice:hi from chat');
+
+    bob.registerRpcMethod('add', async (data) => {
+      const { a, b } = JSON.parse(data.payload) as { a: number; b: number };
+      return JSON.stringify({ sum: a + b, caller: data.callerIdentity });
+    });
+    const res = await alice.localParticipant.performRpc({ destinationIdentity: 'bob', method: 'add', payload: JSON.stringify({ a: 2, b: 3 }) });
+    expect(JSON.parse(res)).toEqual({ sum: 5, caller: 'alice' });
+    await expect(alice.localParticipant.performRpc({ destinationIdentity: 'bob', method: 'nope', payload: '' })).rejects.toMatchObject({ code: 1400 });
+
+    const text = waitFor<string>('text stream', (resolve) =>
+      carol.registerTextStreamHandler('notes', async (reader, info) => {
+        resolve(`${info.identity}:${await reader.readAll()}`);
+      }),
+    );
+    const long = 'ünïcödé '.repeat(3000);
+    await alice.localParticipant.sendText(long, { topic: 'notes' });
+    expect(await text).toBe(`alice:${long}`);
+  });
+
+  it('follows metadata, mute, unpublish and leave across participants', async () => {
+    const alice = await join('alice', 'state');
+    const bob = await join('bob', 'state');
+    const pub = await alice.localParticipant.setMicrophoneEnabled(true);
+    expect(pub?.source).toBe(Track.Source.Microphone);
+    await subscribed(bob, 'alice', Track.Kind.Audio);
+    const remoteAlice = bob.remoteParticipants.get('alice')!;
+
+    const md = waitFor<string>('metadata', (resolve) => bob.on(RoomEvent.ParticipantMetadataChanged, (_prev, p) => resolve(`${p.identity}:${p.metadata}`)));
+    await alice.localParticipant.setMetadata('{"hand":true}');
+    expect(await md).toBe('alice:{"hand":true}');
+    const attrs = waitFor<Record<string, string>>('attributes', (resolve) => remoteAlice.on(ParticipantEvent.AttributesChanged, resolve));
+    await alice.localParticipant.setAttributes({ role: 'host' });
+    expect(await attrs).toEqual({ role: 'host' });
+
+    const muted = waitFor<RemoteTrackPublication>('muted', (resolve) => bob.on(RoomEvent.TrackMuted, (p) => resolve(p as RemoteTrackPublication)));
+    await alice.localParticipant.setMicrophoneEnabled(false);
+    expect((await muted).isMuted).toBe(true);
+    expect(remoteAlice.isMicrophoneEnabled).toBe(false);
+    const unmuted = waitFor<boolean>('unmuted', (resolve) => bob.on(RoomEvent.TrackUnmuted, () => resolve(true)));
+    await alice.localParticipant.setMicrophoneEnabled(true);
+    expect(await unmuted).toBe(true);
+
+    const unpublished = waitFor<string>('unpublished', (resolve) => bob.on(RoomEvent.TrackUnpublished, (p, who) => resolve(`${who.identity}:${p.source}`)));
+    await alice.localParticipant.unpublishTrack(pub!.track!);
+    expect(await unpublished).toBe('alice:microphone');
+
+    const left = waitFor<RemoteParticipant>('left', (resolve) => bob.on(RoomEvent.ParticipantDisconnected, resolve));
+    await alice.disconnect();
+    expect((await left).identity).toBe('alice');
+    expect([...bob.remoteParticipants.keys()]).toEqual([]);
+  });
+
+  it('refuses a bad token with a clear error, and a subscriber-only participant cannot publish', async () => {
+    const bad = new Room();
+    await expect(bad.connect(server.url, 'not-a-token')).rejects.toThrow(/401|token/i);
+    expect(bad.state).toBe(ConnectionState.Disconnected);
+    const viewer = await join('viewer', 'perm', { canPublish: false });
+    await expect(viewer.localParticipant.setMicrophoneEnabled(true)).rejects.toThrow(/refused|permission|not allowed/i);
+  });
+});
