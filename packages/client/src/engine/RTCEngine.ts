@@ -202,8 +202,20 @@ export class RTCEngine extends TypedEventEmitter<EngineEvents> {
     };
   }
 
-  /** Sends a DataPacket on `_reliable` or `_lossy` once the publisher is up; reliable sends respect the buffer. */
-  async sendData(packet: PartialMessage<DataPacket>, kind: DataPacket_Kind): Promise<void> {
+  private reliableChain: Promise<void> = Promise.resolve();
+
+  /**
+   * Sends a DataPacket on `_reliable` or `_lossy` once the publisher is up. Reliable packets go out in call order
+   * (a stream's chunks must not overtake each other while one waits for the buffer).
+   */
+  sendData(packet: PartialMessage<DataPacket>, kind: DataPacket_Kind): Promise<void> {
+    if (kind === DataPacket_Kind.LOSSY) return this.sendDataNow(packet, kind);
+    const next = this.reliableChain.then(() => this.sendDataNow(packet, kind));
+    this.reliableChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async sendDataNow(packet: PartialMessage<DataPacket>, kind: DataPacket_Kind): Promise<void> {
     if (this.closed) throw new ConnectionError('room is disconnected');
     const label = kind === DataPacket_Kind.LOSSY ? LOSSY : RELIABLE;
     let ch = this.channels.get(label);

@@ -85,16 +85,16 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
       get localIdentity() {
         return room.localParticipant.identity;
       },
-      get serverProtocol() {
-        return room.engine.join?.serverInfo?.protocol ?? 0;
-      },
       get serverVersion() {
-        return room.engine.join?.serverInfo?.version ?? room.engine.join?.serverVersion ?? '';
+        return room.engine.join?.serverInfo?.version || room.engine.join?.serverVersion || undefined;
       },
       sendReliable: (packet) => this.engine.sendData({ participantIdentity: this.localParticipant.identity, ...packet }, DataPacket_Kind.RELIABLE),
-    } as DataSender;
-    this.rpc = new RpcManager(sender);
+      remoteClientProtocol: (identity) => this.remoteParticipants.get(identity)?.info?.clientProtocol ?? 0,
+      remoteIdentities: () => [...this.remoteParticipants.keys()],
+    };
+    // RPC payloads beyond 15 KiB travel as data streams to peers that understand them (client protocol ≥ 1).
     this.streams = new StreamManager(sender);
+    this.rpc = new RpcManager(sender, this.streams);
     this.engine = this.createEngine();
     this.localParticipant = new LocalParticipant('', '', this.participantContext());
     this.forwardLocalEvents();

@@ -10,6 +10,7 @@ import {
 } from '@kite/protocol';
 import { platform, type SocketLike } from '../platform/types.js';
 import { PROTOCOL_VERSION, SDK_NAME, SDK_VERSION } from '../version.js';
+import { CLIENT_PROTOCOL } from '../data/types.js';
 
 export type SignalKind = NonNullable<SignalResponse['message']>;
 export type Payload<K extends SignalKind> = NonNullable<SignalResponse[K]>;
@@ -63,6 +64,8 @@ export class SignalClient extends TypedEventEmitter<SignalEvents> {
     u.searchParams.set('sdk', SDK_NAME);
     u.searchParams.set('version', SDK_VERSION);
     u.searchParams.set('protocol', String(PROTOCOL_VERSION));
+    // What peers may send us: RPC over data streams and single-packet streams (data/types.ts).
+    u.searchParams.set('client_protocol', String(CLIENT_PROTOCOL));
     u.searchParams.set('adaptive_stream', params.adaptiveStream ? '1' : '0');
     if (params.reconnectSid) {
       u.searchParams.set('reconnect', '1');
