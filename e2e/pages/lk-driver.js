@@ -1,13 +1,30 @@
-// Test driver around the official livekit-client: tests call window.t.* through page.evaluate.
+// Test driver around a client SDK: the official livekit-client, or Kite's own @kite/client with `?sdk=kite` (its API
+// mirrors livekit-client's, so the same driver runs both). Tests call window.t.* through page.evaluate.
 // Every room event is recorded in t.events with a timestamp; remote tracks are attached to media elements so the
 // browser really decodes them.
-import * as LK from '/lib/livekit-client/livekit-client.esm.mjs';
+const SDK = new URLSearchParams(location.search).get('sdk') === 'kite' ? 'kite' : 'livekit';
+const LK = await import(SDK === 'kite' ? '/lib/kite-client/kite-client.js' : '/lib/livekit-client/livekit-client.esm.mjs');
 
 const { Room, RoomEvent, Track } = LK;
 const media = document.getElementById('media');
 
+/** The native RTCPeerConnection of the publisher or subscriber side, whichever SDK runs. */
+function nativePc(which) {
+  const engine = t.room?.engine;
+  if (SDK === 'kite') return (which === 'publisher' ? engine?.publisher : engine?.subscriber)?.pc?.native;
+  const side = which === 'publisher' ? engine?.pcManager?.publisher : engine?.pcManager?.subscriber;
+  return side?.getPC?.() ?? side?._pc;
+}
+
+/** The native RTCRtpSender of a local track. */
+function nativeSender(track) {
+  if (SDK === 'kite') return track?.transceiver?.native?.sender;
+  return track?.sender;
+}
+
 const t = {
   LK,
+  SDK,
   room: undefined,
   events: [],
   log(name, detail = {}) {
@@ -114,7 +131,7 @@ const t = {
   async outbound(source = 'camera') {
     let pub;
     for (const p of t.room.localParticipant.trackPublications.values()) if (p.source === source && p.kind === 'video') pub = p;
-    const sender = pub?.track?.sender;
+    const sender = nativeSender(pub?.track);
     if (!sender) return undefined;
     const params = sender.getParameters();
     const report = await sender.getStats();
@@ -129,14 +146,13 @@ const t = {
   },
   /** Sum of the m-lines in the subscriber connection's remote description (what the server offered). */
   subscriberMLines() {
-    const pc = t.room?.engine?.pcManager?.subscriber?.getPC?.() ?? t.room?.engine?.pcManager?.subscriber?._pc;
+    const pc = nativePc('subscriber');
     const sdp = pc?.remoteDescription?.sdp ?? '';
     return sdp.split('\n').filter((l) => l.startsWith('m=')).length;
   },
   /** The selected ICE candidate pair of a peer connection ('publisher' | 'subscriber'). */
   async selectedPair(which = 'subscriber') {
-    const engine = t.room?.engine;
-    const pc = which === 'publisher' ? engine?.pcManager?.publisher?.getPC?.() ?? engine?.pcManager?.publisher?._pc : engine?.pcManager?.subscriber?.getPC?.() ?? engine?.pcManager?.subscriber?._pc;
+    const pc = nativePc(which);
     if (!pc) return undefined;
     const report = await pc.getStats();
     let pairId;

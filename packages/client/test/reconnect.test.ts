@@ -1,0 +1,244 @@
+// Automatic reconnection of @kite/client in Node (werift) against a real Kite server, as livekit-client does it: a
+// dropped signal connection resumes the same session (same sid, media and data carry on); a resume the server refuses
+// becomes a full reconnect (new session, local tracks republished); a server leave DISCONNECT ends the room with its
+// reason; a server that is gone for good ends it once the attempts are spent.
+import { PassThrough } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AccessToken, RoomServiceClient } from '@kite/server-sdk';
+import { createServer, type KiteServer } from '@kite/server';
+import {
+  ConnectionState,
+  DisconnectReason,
+  RemoteVideoTrack,
+  Room,
+  RoomEvent,
+  Track,
+  type RemoteTrack,
+  type RoomOptions,
+} from '@kite/client';
+
+const KEY = 'reconnectkey';
+const SECRET = 'reconnect-test-secret-0123456789-0123456789';
+let server: KiteServer;
+const rooms: Room[] = [];
+
+async function startServer(port = 0): Promise<KiteServer> {
+  return createServer(
+    { port, bind_addresses: ['127.0.0.1'], keys: { [KEY]: SECRET }, logging: { level: 'debug', json: true }, rtc: { udp_port: 0, tcp_port: 0, node_ip: '127.0.0.1', enable_loopback_candidate: true } },
+    { logDestination: process.env.KITE_LOG_STDOUT ? process.stdout : new PassThrough().resume() },
+  );
+}
+
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(() => server?.close());
+afterEach(async () => {
+  await Promise.allSettled(rooms.splice(0).map((r) => r.disconnect()));
+});
+
+async function token(identity: string, room: string): Promise<string> {
+  const at = new AccessToken(KEY, SECRET, { identity, name: identity.toUpperCase() });
+  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
+  return at.toJwt();
+}
+
+/** Short delays: every test's recovery is over in a few seconds. */
+const FAST: number[] = [0, 200, 400, 800, 1000];
+
+async function join(identity: string, room: string, opts: RoomOptions = {}, url = server.url): Promise<Room> {
+  const r = new Room({ reconnectDelays: FAST, ...opts });
+  rooms.push(r);
+  await r.connect(url, await token(identity, room));
+  return r;
+}
+
+/** What a user of the room sees, in order. */
+function record(room: Room): string[] {
+  const seen: string[] = [];
+  room.on(RoomEvent.Reconnecting, () => seen.push('reconnecting'));
+  room.on(RoomEvent.Reconnected, () => seen.push('reconnected'));
+  room.on(RoomEvent.Disconnected, (reason) => seen.push(`disconnected:${reason === undefined ? 'none' : DisconnectReason[reason]}`));
+  return seen;
+}
+
+function waitFor<T>(what: string, register: (resolve: (v: T) => void) => void, timeoutMs = 10_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    register((v) => {
+      clearTimeout(t);
+      resolve(v);
+    });
+  });
+}
+
+function waitEvent(room: Room, event: RoomEvent.Reconnected | RoomEvent.Reconnecting | RoomEvent.Disconnected, timeoutMs = 10_000): Promise<unknown> {
+  return waitFor(event, (resolve) => room.once(event, (...args: unknown[]) => resolve(args[0])), timeoutMs);
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The video track `viewer` receives from `identity` (the one subscribed now, or the next one). */
+function videoFrom(viewer: Room, identity: string, notSid?: string): Promise<RemoteVideoTrack> {
+  const p = viewer.remoteParticipants.get(identity);
+  for (const pub of p?.trackPublications.values() ?? []) {
+    if (pub.kind === Track.Kind.Video && pub.track && pub.trackSid !== notSid) return Promise.resolve(pub.track as RemoteVideoTrack);
+  }
+  return waitFor(`video from ${identity}`, (resolve) =>
+    viewer.on(RoomEvent.TrackSubscribed, (track: RemoteTrack, pub, who) => {
+      if (who.identity === identity && track.kind === Track.Kind.Video && pub.trackSid !== notSid) resolve(track as RemoteVideoTrack);
+    }),
+  );
+}
+
+/** Reads frames that arrive from now on: resolves with the count once `n` complete frames (one a keyframe) came. */
+async function framesArrive(track: RemoteVideoTrack, n = 15, timeoutMs = 10_000): Promise<{ complete: number; width: number }> {
+  const frames = track.videoFrames();
+  let complete = 0;
+  let width = 0;
+  const read = (async () => {
+    for await (const f of frames) {
+      if (f.complete) complete++;
+      if (f.keyframe && f.complete) width = f.width ?? width;
+      if (complete >= n && width > 0) break;
+    }
+    return { complete, width };
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`only ${complete} frames (keyframe width ${width}) within ${timeoutMs} ms`)), timeoutMs)));
+  try {
+    return await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+    void frames.return?.();
+  }
+}
+
+/** Sends `text` from `from` and resolves once `to` got it (retrying: a reconnect may still be settling). */
+async function dataArrives(from: Room, to: Room, text: string, timeoutMs = 10_000): Promise<string | undefined> {
+  const got = waitFor<string | undefined>(`data "${text}"`, (resolve) => {
+    const on = (payload: Uint8Array, p?: { identity: string }) => {
+      if (new TextDecoder().decode(payload) !== text) return;
+      to.off(RoomEvent.DataReceived, on);
+      resolve(p?.identity);
+    };
+    to.on(RoomEvent.DataReceived, on);
+  }, timeoutMs);
+  await from.localParticipant.publishData(new TextEncoder().encode(text));
+  return got;
+}
+
+/** The `ws` socket under the room's signal connection (Node). */
+function signalSocket(room: Room): { _socket: { destroy(): void; pause(): void } } {
+  return (room.engine.signal as unknown as { ws: { _socket: { destroy(): void; pause(): void } } }).ws;
+}
+
+describe('@kite/client reconnection in Node', () => {
+  it('signal socket dropped: Reconnecting, then Reconnected as the same participant; video and data carry on', async () => {
+    const room = 'resume';
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
+    await alice.localParticipant.setCameraEnabled(true);
+    const video = await videoFrom(bob, 'alice');
+    expect((await framesArrive(video, 5)).width).toBe(640);
+    const sid = alice.localParticipant.sid;
+    const trackSid = alice.localParticipant.getTrackPublication(Track.Source.Camera)!.trackSid;
+    const seen = record(alice);
+    const states: ConnectionState[] = [];
+    alice.on(RoomEvent.ConnectionStateChanged, (s) => states.push(s));
+    const bobSaw: string[] = [];
+    bob.on(RoomEvent.ParticipantDisconnected, (p) => bobSaw.push(`left:${p.identity}`));
+    bob.on(RoomEvent.TrackUnpublished, (pub) => bobSaw.push(`unpublished:${pub.trackSid}`));
+
+    const reconnected = waitEvent(alice, RoomEvent.Reconnected);
+    signalSocket(alice)._socket.destroy(); // the network drops the TCP connection
+    await reconnected;
+
+    expect(seen).toEqual(['reconnecting', 'reconnected']);
+    expect(states).toEqual([ConnectionState.Reconnecting, ConnectionState.Connected]);
+    expect(alice.state).toBe(ConnectionState.Connected);
+    expect(alice.localParticipant.sid).toBe(sid);
+    expect(alice.localParticipant.getTrackPublication(Track.Source.Camera)?.trackSid).toBe(trackSid);
+    // Bob never saw Alice go: same participant, same track, and its frames keep coming.
+    expect(bob.remoteParticipants.get('alice')?.sid).toBe(sid);
+    const after = await framesArrive(await videoFrom(bob, 'alice'), 15);
+    expect(after.width).toBe(640);
+    expect(bobSaw).toEqual([]);
+    expect(await dataArrives(alice, bob, 'alice → bob after resume')).toBe('alice');
+    expect(await dataArrives(bob, alice, 'bob → alice after resume')).toBe('bob');
+  });
+
+  it('resume refused (the server removed the participant meanwhile): full reconnect with a new sid; tracks republished and received', async () => {
+    const room = 'refused';
+    const alice = await join('alice', room, { reconnectDelays: [600, 200, 400, 800, 1000] });
+    const bob = await join('bob', room);
+    await alice.localParticipant.setCameraEnabled(true);
+    const before = await videoFrom(bob, 'alice');
+    await framesArrive(before, 5);
+    const sid = alice.localParticipant.sid;
+    const oldTrack = alice.localParticipant.getTrackPublication(Track.Source.Camera)!.trackSid;
+    const seen = record(alice);
+    const svc = new RoomServiceClient(server.url, KEY, SECRET);
+
+    const reconnected = waitEvent(alice, RoomEvent.Reconnected, 15_000);
+    signalSocket(alice)._socket.destroy();
+    await waitEvent(alice, RoomEvent.Reconnecting);
+    // While Alice waits for her first attempt, the server forgets her: her resume will be refused.
+    await until('server noticed the drop', () => true);
+    await svc.removeParticipant(room, 'alice');
+    await reconnected;
+
+    expect(seen).toEqual(['reconnecting', 'reconnected']);
+    expect(alice.state).toBe(ConnectionState.Connected);
+    const newSid = alice.localParticipant.sid;
+    expect(newSid).not.toBe(sid);
+    expect(newSid).toMatch(/^PA_/);
+    const pub = alice.localParticipant.getTrackPublication(Track.Source.Camera);
+    expect(pub?.track).toBeDefined();
+    expect(pub!.trackSid).not.toBe(oldTrack);
+    await until('bob sees the new alice', () => bob.remoteParticipants.get('alice')?.sid === newSid);
+    const after = await videoFrom(bob, 'alice', oldTrack);
+    expect(after.sid).toBe(pub!.trackSid);
+    expect((await framesArrive(after, 15)).width).toBe(640);
+    expect(await dataArrives(alice, bob, 'alice → bob after rejoin')).toBe('alice');
+    expect(await dataArrives(bob, alice, 'bob → alice after rejoin')).toBe('bob');
+  });
+
+  it('server leave DISCONNECT (removeParticipant): Disconnected with PARTICIPANT_REMOVED, no reconnect attempt', async () => {
+    const room = 'removed';
+    const alice = await join('alice', room);
+    const bob = await join('bob', room);
+    const seen = record(alice);
+    const left = waitFor('bob sees alice leave', (resolve) => bob.on(RoomEvent.ParticipantDisconnected, (p) => p.identity === 'alice' && resolve(p)));
+    const disconnected = waitEvent(alice, RoomEvent.Disconnected);
+    await new RoomServiceClient(server.url, KEY, SECRET).removeParticipant(room, 'alice');
+    expect(await disconnected).toBe(DisconnectReason.PARTICIPANT_REMOVED);
+    await left;
+    await new Promise((r) => setTimeout(r, 500)); // nothing else happens
+    expect(seen).toEqual(['disconnected:PARTICIPANT_REMOVED']);
+    expect(alice.state).toBe(ConnectionState.Disconnected);
+  });
+
+  it('server gone for good: Reconnecting, then Disconnected once the attempts are spent', async () => {
+    const own = await startServer();
+    const alice = await join('alice', 'gone', { reconnectDelays: [0, 100, 200] }, own.url);
+    const seen = record(alice);
+    const start = Date.now();
+    const disconnected = waitEvent(alice, RoomEvent.Disconnected, 20_000);
+    await own.close();
+    const reason = await disconnected;
+    const took = Date.now() - start;
+    expect(seen[0]).toBe('reconnecting');
+    expect(seen.at(-1)).toMatch(/^disconnected:/);
+    expect(seen.filter((s) => s === 'reconnected')).toEqual([]);
+    expect(reason).toBe(DisconnectReason.CONNECTION_TIMEOUT);
+    expect(alice.state).toBe(ConnectionState.Disconnected);
+    expect(took).toBeLessThan(15_000);
+  });
+});
