@@ -59,6 +59,18 @@ async function publishCameraAndTone(p: Participant): Promise<void> {
   );
 }
 
+/** Waits until the page's own camera encoding `rid` is (in)active: dynacast at the publisher. */
+async function waitLayerActive(page: Page, rid: string, active: boolean): Promise<void> {
+  await page.waitForFunction(
+    async ([r, a]) => {
+      const out = await (window as never as { t: { outbound(): Promise<Record<string, { active: boolean }> | undefined> } }).t.outbound();
+      return out?.[r as string]?.active === a;
+    },
+    [rid, active] as const,
+    { timeout: 10_000, polling: 250 },
+  );
+}
+
 function onRemoteCamera<T>(page: Page, identity: string, body: string): Promise<T> {
   return evalRoom<T>(page, `const pub = [...room.remoteParticipants.get('${identity}').trackPublications.values()].find((p) => p.source === 'camera'); ${body}`);
 }
@@ -128,15 +140,19 @@ describe('@kite/client and livekit-client in one room', () => {
 
   it('simulcast quality changes both ways: LOW gives the small layer, HIGH the full one', async () => {
     const room = 'mix-2';
-    const kiteP = await join('kite', 'kat', room);
+    const kiteP = await join('kite', 'kat', room, { dynacast: true });
     const lkP = await join('livekit', 'leo', room);
     await Promise.all([publishCameraAndMic(kiteP), publishCameraAndMic(lkP)]);
     // kat's outbound: three layers are being encoded (q, h, f), as livekit-client would publish them.
-    const layers = await kiteP.page.waitForFunction(async () => {
-      const out = await (window as never as { t: { outbound(): Promise<Record<string, { framesEncoded?: number }>> } }).t.outbound();
-      return out && ['q', 'h', 'f'].every((rid) => (out[rid]?.framesEncoded ?? 0) > 0) ? out : undefined;
-    }, undefined, { timeout: 20_000, polling: 250 });
-    console.log(`[e2e] kat publishes ${JSON.stringify(await layers.jsonValue())}`);
+    const outbound = () => kiteP.page.evaluate(() => (window as never as { t: { outbound(): Promise<Record<string, { framesEncoded?: number; frameWidth?: number }> | undefined> } }).t.outbound());
+    const start = Date.now();
+    let layers = await outbound();
+    while (!['q', 'h', 'f'].every((rid) => (layers?.[rid]?.framesEncoded ?? 0) > 0) && Date.now() - start < 20_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      layers = await outbound();
+    }
+    console.log(`[e2e] kat publishes ${JSON.stringify(layers)}`);
+    expect(['q', 'h', 'f'].map((rid) => layers?.[rid]?.frameWidth)).toEqual([320, 640, 1280]);
 
     for (const [viewer, other] of [
       [kiteP, 'leo'],
@@ -146,11 +162,52 @@ describe('@kite/client and livekit-client in one room', () => {
       const high = await waitInbound(viewer.page, other, 'video', (s) => s.frameWidth >= 960 && s.framesDecoded > 30, 20_000);
       await onRemoteCamera(viewer.page, other, 'pub.setVideoQuality(LK.VideoQuality.LOW);');
       const low = await waitInbound(viewer.page, other, 'video', (s) => s.frameWidth > 0 && s.frameWidth <= 400, 10_000);
+      if (other === 'kat') await waitLayerActive(kiteP.page, 'f', false);
       await onRemoteCamera(viewer.page, other, 'pub.setVideoQuality(LK.VideoQuality.HIGH);');
       const back = await waitInbound(viewer.page, other, 'video', (s) => s.frameWidth >= 960, 10_000);
+      if (other === 'kat') {
+        // Dynacast at kat (@kite/client): with leo on LOW and back on HIGH, her f layer went off and came back.
+        await waitLayerActive(kiteP.page, 'f', true);
+      }
       console.log(`[e2e] ${viewer.identity} ← ${other}: HIGH ${high.stats.frameWidth}px, LOW ${low.stats.frameWidth}px in ${low.ms} ms, HIGH again ${back.stats.frameWidth}px in ${back.ms} ms`);
       expect(low.stats.frameWidth).toBeLessThanOrEqual(400);
     }
+    await leave(kiteP, lkP);
+  });
+
+  it('adaptiveStream follows the element (small → low layer, hidden → paused) and dynacast stops the unused layers', async () => {
+    const room = 'mix-4';
+    const lkP = await join('livekit', 'leo', room, { dynacast: true });
+    const kiteP = await join('kite', 'kat', room, { adaptiveStream: true });
+    await publishCameraAndMic(lkP);
+    await waitEvent(kiteP.page, 'TrackSubscribed', { identity: 'leo', kind: 'video' });
+    // A 1280 px wide element asks for the high layer (an unstyled one would stay at its own small size).
+    await kiteP.page.evaluate(() => {
+      for (const el of document.querySelectorAll<HTMLVideoElement>('video[data-identity="leo"]')) el.style.width = '1280px';
+    });
+    const big = await waitInbound(kiteP.page, 'leo', 'video', (s) => s.frameWidth >= 960 && s.framesDecoded > 10, 20_000);
+    await kiteP.page.evaluate(() => {
+      for (const el of document.querySelectorAll<HTMLVideoElement>('video[data-identity="leo"]')) el.style.width = '160px';
+    });
+    const small = await waitInbound(kiteP.page, 'leo', 'video', (s) => s.frameWidth > 0 && s.frameWidth <= 400, 10_000);
+    // Dynacast at the publisher: nobody needs the high layers any more, so leo's browser stops encoding them.
+    await waitLayerActive(lkP.page, 'f', false);
+    console.log(`[e2e] adaptive: ${big.stats.frameWidth}px in a 1280 px element, ${small.stats.frameWidth}px at 160 px (${small.ms} ms); leo's f layer then off`);
+    // Hidden element: the subscription is disabled and the bytes stop.
+    await kiteP.page.evaluate(() => {
+      for (const el of document.querySelectorAll<HTMLVideoElement>('video[data-identity="leo"]')) el.style.display = 'none';
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = await waitInbound(kiteP.page, 'leo', 'video', () => true, 5_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await waitInbound(kiteP.page, 'leo', 'video', () => true, 5_000);
+    console.log(`[e2e] hidden: ${after.stats.bytesReceived - before.stats.bytesReceived} bytes in 1.5 s`);
+    expect(after.stats.bytesReceived - before.stats.bytesReceived).toBeLessThan(5_000);
+    // Shown again: video resumes.
+    await kiteP.page.evaluate(() => {
+      for (const el of document.querySelectorAll<HTMLVideoElement>('video[data-identity="leo"]')) el.style.display = '';
+    });
+    await waitInbound(kiteP.page, 'leo', 'video', (s) => s.framesDecoded > after.stats.framesDecoded + 10, 10_000);
     await leave(kiteP, lkP);
   });
 
