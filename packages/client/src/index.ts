@@ -36,6 +36,23 @@ export {
 } from './types.js';
 export { ConnectionError } from './signal/SignalClient.js';
 export { RpcError, type RpcInvocationData, type PerformRpcParams } from './data/rpc.js';
-export type * from './data/streams.js';
+export {
+  DataStreamError,
+  DataStreamErrorReason,
+  TextStreamReader,
+  ByteStreamReader,
+  TextStreamWriter,
+  ByteStreamWriter,
+  type TextStreamInfo,
+  type ByteStreamInfo,
+  type FileLike,
+  type SendTextOptions,
+  type SendBytesOptions,
+  type StreamTextOptions,
+  type StreamBytesOptions,
+  type SendFileOptions,
+  type TextStreamHandler,
+  type ByteStreamHandler,
+} from './data/streams.js';
 export { DisconnectReason, VideoQuality, DataPacket_Kind, ConnectionQuality } from '@kite/protocol';
 export type { Platform, MediaTrack, PeerConnection } from './platform/types.js';

@@ -207,6 +207,59 @@ describe('@kite/client in Node', () => {
     expect([...bob.remoteParticipants.keys()]).toEqual([]);
   });
 
+  it('autoSubscribe off: nothing arrives until setSubscribed(true); unsubscribe and subscribe again; setEnabled pauses', async () => {
+    const alice = await join('alice', 'selective');
+    const bob = new Room();
+    rooms.push(bob);
+    await bob.connect(server.url, await token('bob', 'selective'), { autoSubscribe: false });
+    const published = waitFor<RemoteTrackPublication>('published', (resolve) => bob.on(RoomEvent.TrackPublished, (pub) => pub.kind === Track.Kind.Video && resolve(pub)));
+    await alice.localParticipant.setCameraEnabled(true);
+    const pub = await published;
+    expect(pub.isSubscribed).toBe(false);
+    expect(pub.subscriptionStatus).toBe('unsubscribed');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pub.track).toBeUndefined();
+
+    const countFrames = async (track: RemoteVideoTrack, n: number) => {
+      let got = 0;
+      for await (const f of track.videoFrames()) if (f.complete && ++got >= n) break;
+      return got;
+    };
+    for (let round = 0; round < 2; round++) {
+      const sub = waitFor<RemoteTrack>('subscribed', (resolve) => bob.once(RoomEvent.TrackSubscribed, resolve));
+      pub.setSubscribed(true);
+      const track = (await sub) as RemoteVideoTrack;
+      expect(pub.subscriptionStatus).toBe('subscribed');
+      expect(await countFrames(track, 10)).toBe(10);
+      const unsub = waitFor<RemoteTrack>('unsubscribed', (resolve) => bob.once(RoomEvent.TrackUnsubscribed, resolve));
+      pub.setSubscribed(false);
+      expect(await unsub).toBe(track);
+      expect(pub.track).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+
+    // setEnabled(false): still subscribed, but the server stops forwarding.
+    const sub = waitFor<RemoteTrack>('subscribed', (resolve) => bob.once(RoomEvent.TrackSubscribed, resolve));
+    pub.setSubscribed(true);
+    const track = (await sub) as RemoteVideoTrack;
+    let packets = 0;
+    const reading = (async () => {
+      for await (const _ of track.rtpPackets()) packets++;
+    })();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(packets).toBeGreaterThan(10);
+    pub.setEnabled(false);
+    await new Promise((r) => setTimeout(r, 500));
+    const atDisable = packets;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(packets - atDisable).toBeLessThan(5);
+    pub.setEnabled(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(packets - atDisable).toBeGreaterThan(10);
+    pub.setVideoDimensions({ width: 320, height: 180 });
+    void reading;
+  });
+
   it('refuses a bad token with a clear error, and a subscriber-only participant cannot publish', async () => {
     const bad = new Room();
     await expect(bad.connect(server.url, 'not-a-token')).rejects.toThrow(/401|token/i);

@@ -20,7 +20,9 @@ root.resolvePath = (_origin, target) => join(protoDir, target.replace(/^.*[\\/]/
 root.loadSync(files, { keepCase: true });
 root.resolveAll();
 
-const camel = (s) => s.replace(/_([a-z0-9])/g, (_m, c) => c.toUpperCase());
+// A leading underscore is kept: proto3 `optional` fields get a synthetic oneof named `_<field>`, which must stay
+// recognisable (and matches what protobufjs itself names it when it parses without keepCase).
+const camel = (s) => s.replace(/(?!^)_([a-z0-9])/g, (_m, c) => c.toUpperCase());
 
 /** All types and enums, depth first, with their TS names (Outer_Inner, as protobuf-es names them). */
 const messages = [];
@@ -47,7 +49,9 @@ const tsNameOf = new Map();
 for (const m of messages) tsNameOf.set(m.type.fullName, m.tsName);
 for (const e of enums) tsNameOf.set(e.en.fullName, e.tsName);
 
-// ---- descriptor: camelCase every field and oneof member name, remember proto names that differ ----
+// ---- descriptor: camelCase every field name, oneof name and oneof member name, remember proto names that differ ----
+// The oneof names matter at runtime: the codec names each oneof's discriminator property after the reflection's
+// oneof name, and the TypeScript interfaces below declare it as camel(oneof.name) (e.g. `contentHeader`).
 const json = root.toJSON({ keepComments: false });
 const protoNames = {};
 function camelize(nsJson, fullName) {
@@ -63,7 +67,9 @@ function camelize(nsJson, fullName) {
       }
       child.fields = renamed;
       if (child.oneofs) {
-        for (const o of Object.values(child.oneofs)) o.oneof = o.oneof.map(camel);
+        const oneofs = {};
+        for (const [oname, o] of Object.entries(child.oneofs)) oneofs[camel(oname)] = { ...o, oneof: o.oneof.map(camel) };
+        child.oneofs = oneofs;
       }
     }
     camelize(child, childFull);

@@ -175,6 +175,8 @@ export class LocalParticipant extends Participant {
     const track = trackOrMedia instanceof LocalTrack ? trackOrMedia : wrapMediaTrack(trackOrMedia, options.source);
     for (const p of this.trackPublications.values()) if (p.track === track) return p;
     const opts: TrackPublishOptions = { ...this.ctx.publishDefaults, ...options };
+    // A platform that sends one encoding per sender publishes one layer, and says so (no layers it never sends).
+    if (!platform().simulcast) opts.simulcast = false;
     if (options.source) track.source = options.source;
     const engine = this.engine;
     const publisher = engine.publisher;
@@ -388,6 +390,14 @@ export class LocalParticipant extends Participant {
 
   streamBytes(...args: Parameters<StreamManager['streamBytes']>): ReturnType<StreamManager['streamBytes']> {
     return this.ctx.streams.streamBytes(...args);
+  }
+
+  sendBytes(...args: Parameters<StreamManager['sendBytes']>): ReturnType<StreamManager['sendBytes']> {
+    return this.ctx.streams.sendBytes(...args);
+  }
+
+  sendFile(...args: Parameters<StreamManager['sendFile']>): ReturnType<StreamManager['sendFile']> {
+    return this.ctx.streams.sendFile(...args);
   }
 
   /** Stops every local track (on disconnect). */

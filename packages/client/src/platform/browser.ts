@@ -193,6 +193,8 @@ async function capture(requests: CaptureRequest[]): Promise<CapturedTrack[]> {
 
 export const browserPlatform: Platform = {
   name: 'browser',
+  simulcast: true,
+  mediaElements: true,
   createPeerConnection: (config) => new BrowserPeerConnection(config),
   createWebSocket: (url) => new WebSocket(url) as unknown as ReturnType<Platform['createWebSocket']>,
   capture,

@@ -3,6 +3,7 @@
 // media; apps publish their own RTP or PCM through the sources in '@kite/client' (node/media).
 import WebSocket from 'ws';
 import {
+  MediaStreamTrack as WeriftTrack,
   type MediaStreamTrack,
   RTCPeerConnection,
   RTCRtpCodecParameters,
@@ -112,6 +113,25 @@ function wrapTransceiver(t: RTCRtpTransceiver): Transceiver {
   return w;
 }
 
+const merged = new WeakMap<RTCRtpTransceiver, MediaStreamTrack>();
+
+/**
+ * One stable receive track per transceiver. werift adds a new track object to a receiver for every new SSRC the
+ * remote description lists (a reused m-line carries the next subscription with a new SSRC) but keeps announcing the
+ * first one: this track forwards the RTP of all of them.
+ */
+function receiveTrack(t: RTCRtpTransceiver): MediaTrack {
+  let track = merged.get(t);
+  if (track) return track as unknown as MediaTrack;
+  const out = new WeriftTrack({ kind: t.kind, remote: true });
+  merged.set(t, out);
+  const forward = (from: MediaStreamTrack) => from.onReceiveRtp.subscribe((p) => out.onReceiveRtp.execute(p));
+  for (const existing of t.receiver.tracks) forward(existing);
+  t.onTrack.subscribe((added) => forward(added));
+  track = out;
+  return track as unknown as MediaTrack;
+}
+
 /** Keyframe requests reach a source-fed video track through this hook (node/tracks.ts sets it). */
 interface NodeLocalTrack extends MediaTrack {
   kiteKeyframeRequest?: () => void;
@@ -145,7 +165,7 @@ class WeriftPeerConnection implements PeerConnection {
     this.pc.onDataChannel.subscribe((ch) => this.ondatachannel?.(wrapChannel(ch)));
     this.pc.ontrack = (ev) => {
       const r = ev.transceiver.receiver;
-      this.ontrack?.({ track: ev.track as unknown as MediaTrack, transceiver: wrapTransceiver(ev.transceiver), streamId: r.remoteStreamId ?? '', trackId: r.remoteTrackId ?? '' });
+      this.ontrack?.({ track: receiveTrack(ev.transceiver), transceiver: wrapTransceiver(ev.transceiver), streamId: r.remoteStreamId ?? '', trackId: r.remoteTrackId ?? '' });
     };
   }
 
@@ -224,10 +244,21 @@ class WeriftPeerConnection implements PeerConnection {
   }
 }
 
+/** A frame rate from a MediaTrackConstraints value (number, {ideal}, {exact} or {max}). */
+function frameRate(c: unknown): number | undefined {
+  if (typeof c === 'number') return c;
+  if (c && typeof c === 'object') {
+    const o = c as { ideal?: number; exact?: number; max?: number };
+    return o.exact ?? o.ideal ?? o.max;
+  }
+  return undefined;
+}
+
 /** Node's "devices": a looping VP8 test clip for video, a tone for audio (660 Hz for screen-share audio). */
 function generatedTrack(req: CaptureRequest): CapturedTrack {
   if (req.kind === 'video') {
-    const source = new VideoSource({});
+    const fps = frameRate(req.constraints.frameRate);
+    const source = new VideoSource(fps ? { fps } : {});
     return { track: videoSourceMedia(source), width: source.width, height: source.height, settings: { width: source.width, height: source.height, frameRate: source.fps, deviceId: 'kite-test-clip' } };
   }
   const source = new AudioSource(48000, 1);
@@ -242,6 +273,9 @@ function generatedTrack(req: CaptureRequest): CapturedTrack {
 
 export const nodePlatform: Platform = {
   name: 'node',
+  // werift sends one encoding per sender, and there are no elements to size video for.
+  simulcast: false,
+  mediaElements: false,
   createPeerConnection: (config) => new WeriftPeerConnection(config),
   createWebSocket: (url) => new WebSocket(url, { perMessageDeflate: false }) as unknown as SocketLike,
   async capture(requests) {

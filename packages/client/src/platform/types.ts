@@ -146,6 +146,9 @@ export interface CapturedTrack {
 
 export interface Platform {
   readonly name: 'browser' | 'node';
+  /** The platform sends several encodings per video sender (simulcast) and plays tracks in elements (adaptiveStream). */
+  readonly simulcast: boolean;
+  readonly mediaElements: boolean;
   createPeerConnection(config: PeerConfiguration): PeerConnection;
   createWebSocket(url: string): SocketLike;
   /** Opens capture devices (getUserMedia / getDisplayMedia in the browser, media generators in Node). */

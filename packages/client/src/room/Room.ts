@@ -72,7 +72,8 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
   constructor(options: RoomOptions = {}) {
     super();
     this.options = {
-      adaptiveStream: options.adaptiveStream ?? false,
+      // Adaptive stream follows media elements: where there are none (Node), video would only ever be paused.
+      adaptiveStream: (options.adaptiveStream ?? false) && platform().mediaElements,
       dynacast: options.dynacast ?? false,
       videoCaptureDefaults: options.videoCaptureDefaults ?? {},
       audioCaptureDefaults: options.audioCaptureDefaults ?? {},
@@ -198,10 +199,11 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     this.emit(RoomEvent.Connected);
   }
 
-  private applyJoin(join: JoinResponse): void {
+  /** `rejoin`: after a full reconnect the participants are announced again (once Reconnected fires). */
+  private applyJoin(join: JoinResponse, rejoin = false): void {
     this.roomInfo = join.room;
     if (join.participant) this.localParticipant.updateInfo(join.participant);
-    for (const info of join.otherParticipants) this.applyParticipant(info, true);
+    for (const info of join.otherParticipants) this.applyParticipant(info, !rejoin);
   }
 
   /** Leaves the room (LeaveRequest CLIENT_INITIATED) and stops local tracks when `stopTracks`. */
@@ -293,6 +295,8 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     engine.on('mediaTrack', (ev) => this.onMediaTrack(ev));
     engine.on('dataPacket', (p, kind) => this.onDataPacket(p, kind));
     engine.on('reconnecting', () => {
+      // A resume that turns into a full reconnect is still one reconnection for the app.
+      if (this.state === ConnectionState.Reconnecting) return;
       this.setState(ConnectionState.Reconnecting);
       this.emit(RoomEvent.Reconnecting);
     });
@@ -306,7 +310,7 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     engine.onJoined = (join, rejoin) => {
       // A new session after a full reconnect: everyone we knew is gone until the new join lists them again.
       if (rejoin) for (const p of [...this.remoteParticipants.values()]) this.removeParticipant(p);
-      this.applyJoin(join);
+      this.applyJoin(join, rejoin);
     };
     engine.onRejoined(() => this.localParticipant.republishAll());
     engine.syncState = () => ({
@@ -514,7 +518,7 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     return track.setDeviceId(deviceId);
   }
 
-  /** Every participant, local first. */
+  /** The local or a remote participant with this identity. */
   getParticipantByIdentity(identity: string): Participant | undefined {
     return identity === this.localParticipant.identity ? this.localParticipant : this.remoteParticipants.get(identity);
   }
