@@ -135,6 +135,13 @@ describe('@kite/client and livekit-client in one room', () => {
     await evalRoom(kiteP.page, 'await room.localParticipant.setMicrophoneEnabled(false);');
     await waitEvent(lkP.page, 'TrackMuted', { identity: 'kat' });
     await lkP.page.waitForFunction(() => !(window as never as { t: { room: { activeSpeakers: { identity: string }[] } } }).t.room.activeSpeakers.some((p) => p.identity === 'kat'), undefined, { timeout: 10_000 });
+
+    // Screen share from @kite/client: published, decoded at leo, and gone when stopped.
+    await evalRoom(kiteP.page, 'await room.localParticipant.setScreenShareEnabled(true);');
+    await waitEvent(lkP.page, 'TrackSubscribed', { identity: 'kat', kind: 'video', source: 'screen_share' });
+    await waitInbound(lkP.page, 'kat', 'video', (s) => s.framesDecoded > 5, 15_000, 'screen_share');
+    await evalRoom(kiteP.page, 'await room.localParticipant.setScreenShareEnabled(false);');
+    await waitEvent(lkP.page, 'TrackUnpublished', { identity: 'kat', kind: 'video' });
     await leave(kiteP, lkP);
   });
 
