@@ -12,6 +12,7 @@ import { LocalRoomActions } from './rooms/localActions.js';
 import { RoomService } from './api/roomService.js';
 import { registerTwirp } from './api/twirp.js';
 import { registerRtcService } from './rtc/rtcService.js';
+import { registerMeet } from './meet.js';
 import { startRtcNetwork } from './rtc/iceConfig.js';
 import { startTurnService, type TurnService, type TurnEndpoints } from './turn/turnService.js';
 import { newNodeId } from '@kite/protocol';
@@ -99,6 +100,7 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   const turnService = cfg.turn.enabled ? await startTurnService(cfg, { log, ice, muxPort: () => rtcNet.udpMux?.port }) : undefined;
   turnService?.watchRooms(rooms);
   await registerRtcService(app, { config: cfg, keys, rooms, ice, log, nodeId });
+  await registerMeet(app, cfg, log);
 
   // Listen: the first address through fastify, any others through plain servers that hand requests to it.
   const binds = cfg.bind_addresses.length ? cfg.bind_addresses : ['0.0.0.0'];
@@ -116,7 +118,7 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   }
   const url = `http://${hostForUrl(binds[0]!)}:${port}`;
   const rtc: KiteRtc = { udpPort: rtcNet.udpMux?.port, tcpPort: rtcNet.tcpMux.port, addresses: rtcNet.addresses };
-  log.info({ url, binds, port, rtc: { tcp_port: rtc.tcpPort, udp_port: rtc.udpPort, port_range: rtc.udpPort === undefined ? ice.portRange : undefined, addresses: rtc.addresses }, dev: cfg.development }, 'Kite server started');
+  log.info({ url, binds, port, rtc: { tcp_port: rtc.tcpPort, udp_port: rtc.udpPort, port_range: rtc.udpPort === undefined ? ice.portRange : undefined, addresses: rtc.addresses }, dev: cfg.development, meet: cfg.meet.enabled ? `${url}${cfg.meet.path}/` : undefined }, 'Kite server started');
 
   let closing: Promise<void> | undefined;
   const turn: KiteTurn | undefined = turnService && {

@@ -16,6 +16,8 @@ export function devLayer(): Record<string, unknown> {
     rtc: { udp_port: 7882, tcp_port: 7881, enable_loopback_candidate: true },
     // Kite's own TURN on its usual ports; TLS with a self-signed certificate generated at start (no cert_file needed).
     turn: { enabled: true, udp_port: 3478, tls_port: 5349 },
+    // The demo meeting app at /meet (when it is built).
+    meet: { enabled: true },
   };
 }
 

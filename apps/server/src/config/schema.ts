@@ -131,6 +131,21 @@ export interface KiteConfig {
   audio: AudioConfig;
   logging: LoggingConfig;
   limit: LimitConfig;
+  /** Kite's demo meeting app, served by this server (on in --dev). */
+  meet: MeetConfig;
+}
+
+export interface MeetConfig {
+  /**
+   * Serve the app at `path` and mint tokens for it at `<path>/api/token`. Anyone who can reach the port can then
+   * join any room: meant for development and trying Kite on a LAN, not for production behind a real backend.
+   */
+  enabled: boolean;
+  /** Where the built app is (default: apps/meet/dist next to this server). */
+  dir: string;
+  path: string;
+  /** Which of `keys` signs the app's tokens (default: the first). */
+  api_key: string;
 }
 
 /** What a caller may pass: any subset, nested. */
@@ -203,6 +218,7 @@ export function defaultConfig(): KiteConfig {
     },
     audio: { active_level: 35, min_percentile: 40, update_interval: 400, smooth_intervals: 2 },
     logging: { level: 'info', json: false },
+    meet: { enabled: false, dir: '', path: '/meet', api_key: '' },
     limit: {
       signal_message_size_limit: 2 * 1024 * 1024,
       max_metadata_size: 512 * 1024,

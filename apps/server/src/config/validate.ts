@@ -162,6 +162,7 @@ const SCHEMA: Section = {
     smooth_intervals: int(0, 100),
   },
   logging: { level: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), json: bool },
+  meet: { enabled: bool, dir: str, path: str, api_key: str },
   limit: {
     signal_message_size_limit: int(1024, 64 * 1024 * 1024),
     max_metadata_size: int(0, 64 * 1024 * 1024),
@@ -199,6 +200,11 @@ function checkConsistency(cfg: KiteConfig): void {
   if (cfg.rtc.port_range_start > cfg.rtc.port_range_end) fail('rtc.port_range_start', 'must not be greater than rtc.port_range_end');
   if (cfg.turn.relay_range_start > cfg.turn.relay_range_end) fail('turn.relay_range_start', 'must not be greater than turn.relay_range_end');
   if (Object.keys(cfg.keys).length === 0) fail('keys', 'at least one API key is required (set keys, key_file, --keys or LIVEKIT_KEYS, or use --dev)');
+  if (cfg.meet.enabled) {
+    if (!/^\/[A-Za-z0-9._~/-]*[^/]$/.test(cfg.meet.path)) fail('meet.path', 'must start with / and not end with / (e.g. /meet)');
+    if (cfg.meet.path === '/rtc' || cfg.meet.path === '/twirp' || cfg.meet.path.startsWith('/rtc/') || cfg.meet.path.startsWith('/twirp/')) fail('meet.path', 'collides with /rtc or /twirp');
+    if (cfg.meet.api_key && !cfg.keys[cfg.meet.api_key]) fail('meet.api_key', `"${cfg.meet.api_key}" is not one of the configured keys`);
+  }
   if (cfg.webhook.urls.length > 0) {
     if (!cfg.webhook.api_key) fail('webhook.api_key', 'is required when webhook.urls is set');
     if (!cfg.keys[cfg.webhook.api_key]) fail('webhook.api_key', `"${cfg.webhook.api_key}" is not one of the configured keys`);
