@@ -15,7 +15,7 @@ import {
 import { ParticipantEvent, RoomEvent, qualityName, type RoomEventCallbacks } from '../events.js';
 import { DEFAULT_RECONNECT_DELAYS, RTCEngine } from '../engine/RTCEngine.js';
 import { platform, type PeerConfiguration, type TrackEvent as MediaTrackEvent } from '../platform/types.js';
-import { LocalParticipant, type TrackPublishOptions } from '../participant/LocalParticipant.js';
+import { LocalParticipant, type LocalParticipantContext, type TrackPublishOptions } from '../participant/LocalParticipant.js';
 import { RemoteParticipant } from '../participant/RemoteParticipant.js';
 import type { Participant } from '../participant/Participant.js';
 import { ConnectionState, TrackStreamState, type ChatMessage } from '../types.js';
@@ -134,9 +134,13 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     return this.engine.join?.serverInfo;
   }
 
-  private participantContext() {
+  /** What the local participant works with; `engine` is read live (each connect() makes a new engine). */
+  private participantContext(): LocalParticipantContext {
+    const room = this;
     return {
-      engine: this.engine,
+      get engine() {
+        return room.engine;
+      },
       publishDefaults: this.options.publishDefaults,
       dynacast: this.options.dynacast,
       stopLocalTrackOnUnpublish: this.options.stopLocalTrackOnUnpublish,
@@ -185,7 +189,6 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
   private async doConnect(url: string, token: string): Promise<void> {
     this.setState(ConnectionState.Connecting);
     this.engine = this.createEngine();
-    (this.localParticipant as unknown as { ctx: ReturnType<Room['participantContext']> }).ctx = this.participantContext();
     let join: JoinResponse;
     try {
       join = await this.engine.connect(url, token);
