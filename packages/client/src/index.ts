@@ -35,6 +35,7 @@ export {
   type RtpPacketLike,
 } from './types.js';
 export { ConnectionError } from './signal/SignalClient.js';
+export type { SimulationScenario } from './engine/RTCEngine.js';
 export { RpcError, type RpcInvocationData, type PerformRpcParams } from './data/rpc.js';
 export {
   DataStreamError,

@@ -13,7 +13,7 @@ import {
   type SpeakerInfo,
 } from '@kite/protocol';
 import { ParticipantEvent, RoomEvent, qualityName, type RoomEventCallbacks } from '../events.js';
-import { DEFAULT_RECONNECT_DELAYS, RTCEngine } from '../engine/RTCEngine.js';
+import { DEFAULT_RECONNECT_DELAYS, RTCEngine, type SimulationScenario } from '../engine/RTCEngine.js';
 import { platform, type PeerConfiguration, type TrackEvent as MediaTrackEvent } from '../platform/types.js';
 import { LocalParticipant, type LocalParticipantContext, type TrackPublishOptions } from '../participant/LocalParticipant.js';
 import { RemoteParticipant } from '../participant/RemoteParticipant.js';
@@ -216,11 +216,17 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     this.engine.disconnect(DisconnectReason.CLIENT_INITIATED, true);
   }
 
+  private toReconnecting(): void {
+    if (this.state === ConnectionState.Reconnecting) return;
+    this.setState(ConnectionState.Reconnecting);
+    this.emit(RoomEvent.Reconnecting);
+  }
+
   private buffered: (() => void)[] = [];
 
   /** Announcements made while (re)connecting: dropped during the first connect, replayed after a reconnect. */
   private emitWhenConnected<K extends RoomEvent.ParticipantConnected | RoomEvent.TrackPublished>(event: K, ...args: Parameters<RoomEventCallbacks[K]>): void {
-    if (this.state === ConnectionState.Connected) this.emit(event, ...args);
+    if (this.state === ConnectionState.Connected || this.state === ConnectionState.SignalReconnecting) this.emit(event, ...args);
     else if (this.state === ConnectionState.Reconnecting) this.buffered.push(() => this.emit(event, ...args));
   }
 
@@ -297,12 +303,16 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     });
     engine.on('mediaTrack', (ev) => this.onMediaTrack(ev));
     engine.on('dataPacket', (p, kind) => this.onDataPacket(p, kind));
-    engine.on('reconnecting', () => {
-      // A resume that turns into a full reconnect is still one reconnection for the app.
-      if (this.state === ConnectionState.Reconnecting) return;
-      this.setState(ConnectionState.Reconnecting);
-      this.emit(RoomEvent.Reconnecting);
+    // Like livekit-client: a resume is a signal reconnection (media may keep flowing); a full reconnect is a
+    // reconnection of everything.
+    engine.on('reconnecting', (full) => {
+      if (full) this.toReconnecting();
+      else if (this.state === ConnectionState.Connected) {
+        this.setState(ConnectionState.SignalReconnecting);
+        this.emit(RoomEvent.SignalReconnecting);
+      }
     });
+    engine.on('restarting', () => this.toReconnecting());
     engine.on('reconnected', () => {
       this.setState(ConnectionState.Connected);
       this.emit(RoomEvent.Reconnected);
@@ -519,6 +529,11 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     else this.options.audioCaptureDefaults.deviceId = deviceId;
     if (!track) return true;
     return track.setDeviceId(deviceId);
+  }
+
+  /** livekit-client's test hook: a node failure, a server leave, a signal drop… (see SimulationScenario). */
+  simulateScenario(scenario: SimulationScenario, arg?: unknown): Promise<void> {
+    return this.engine.simulate(scenario, arg);
   }
 
   /** The local or a remote participant with this identity. */

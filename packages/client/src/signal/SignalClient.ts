@@ -1,6 +1,8 @@
 // The signalling WebSocket: /rtc (protocol v0, two peer connections) as livekit-client 2.x speaks it. Binary
 // protobuf both ways; every SignalResponse is dispatched by its oneof member (`signal.on('update', …)`); ping /
-// ping_req on the server's interval, and a pong timeout that reports the connection as lost.
+// ping_req on the server's interval, and a pong timeout that reports the connection as lost. While the engine
+// recovers, requests that describe the session (metadata, mute, subscriptions…) wait in a queue and go out on the
+// new connection, as livekit-client's queuedRequests.
 import {
   SignalRequest,
   SignalResponse,
@@ -41,8 +43,26 @@ export class ConnectionError extends Error {
   }
 }
 
+/** Requests that go out (or are dropped) at once even while recovering: connection plumbing, not session state. */
+const PASS_THROUGH = new Set<string>(['syncState', 'trickle', 'offer', 'answer', 'simulate', 'leave', 'ping', 'pingReq']);
+
+/** The oneof member a request sets (`{ addTrack: … }` → 'addTrack'). */
+export function requestKind(req: PartialMessage<SignalRequest>): string {
+  const r = req as Record<string, unknown>;
+  if (typeof r.message === 'string') return r.message;
+  for (const k of Object.keys(r)) if (k !== 'message' && r[k] !== undefined) return k;
+  return '';
+}
+
+/** How long close() waits for the server to acknowledge the close (a dead network never does). */
+const CLOSE_WAIT_MS = 500;
+
 export class SignalClient extends TypedEventEmitter<SignalEvents> {
   private ws: SocketLike | undefined;
+  /** Rejects the connect() in flight (close() or a newer connect() abandons it). */
+  private abandonConnect: ((err: Error) => void) | undefined;
+  /** Requests held back while the engine recovers (undefined: not recovering). */
+  private queued: PartialMessage<SignalRequest>[] | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimeoutMs = 0;
@@ -80,7 +100,7 @@ export class SignalClient extends TypedEventEmitter<SignalEvents> {
    * A `leave` first, an HTTP error or a timeout rejects with ConnectionError.
    */
   connect(url: string, token: string, params: ConnectParams, timeoutMs: number): Promise<SignalResponse> {
-    this.close();
+    void this.close();
     this.closedByUs = false;
     const wsUrl = SignalClient.rtcUrl(url, token, params);
     const ws = platform().createWebSocket(wsUrl);
@@ -93,9 +113,13 @@ export class SignalClient extends TypedEventEmitter<SignalEvents> {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.close();
+        if (this.abandonConnect === fail) this.abandonConnect = undefined;
+        // Only this attempt's socket: a newer connect() may own `this.ws` by now.
+        if (this.ws === ws) void this.close();
+        else dropSocket(ws);
         reject(err);
       };
+      this.abandonConnect = fail;
       const timer = setTimeout(() => fail(new ConnectionError(`could not establish signal connection: no answer within ${timeoutMs} ms`)), timeoutMs);
       ws.onerror = () => undefined;
       ws.onclose = (ev) => {
@@ -120,6 +144,7 @@ export class SignalClient extends TypedEventEmitter<SignalEvents> {
           if (msg.message !== 'join' && msg.message !== 'reconnect') return;
           settled = true;
           clearTimeout(timer);
+          if (this.abandonConnect === fail) this.abandonConnect = undefined;
           resolve(msg);
           // The first message is handled by the caller; later ones wait until it is ready (`ws` in Node delivers
           // several frames of one TCP read in a row, before the caller's continuation runs).
@@ -157,7 +182,7 @@ export class SignalClient extends TypedEventEmitter<SignalEvents> {
     if (this.pongTimer) clearTimeout(this.pongTimer);
     if (this.pingTimeoutMs <= 0) return;
     const ws = this.ws;
-    this.pongTimer = setTimeout(() => ws && this.onSocketClosed(ws, 'ping timeout'), this.pingTimeoutMs);
+    this.pongTimer = setTimeout(() => ws && this.onSocketClosed(ws, 'ping timeout', true), this.pingTimeoutMs);
   }
 
   private stopPing(): void {
@@ -176,40 +201,109 @@ export class SignalClient extends TypedEventEmitter<SignalEvents> {
     (this.emit as (k: SignalKind, m: unknown) => boolean)(kind, msg[kind]);
   }
 
-  private onSocketClosed(ws: SocketLike, reason: string): void {
+  /**
+   * The connection is gone (closed under us, or silent past the ping timeout: `dead`, then it is torn down rather
+   * than closed politely — a stalled TCP connection would hold a close handshake for half a minute).
+   */
+  private onSocketClosed(ws: SocketLike, reason: string, dead = false): void {
     if (ws !== this.ws) return;
     this.stopPing();
     this.ws = undefined;
-    try {
-      ws.close();
-    } catch {
-      // already closed
+    ws.onmessage = null;
+    ws.onclose = null;
+    if (dead) dropSocket(ws);
+    else {
+      try {
+        ws.close();
+      } catch {
+        // already closed
+      }
     }
     if (!this.closedByUs) this.emit('lost', reason);
   }
 
+  /**
+   * Test hook (simulateScenario): the connection is given up as if it had been lost. It is closed normally, so a
+   * request sent just before (a SimulateScenario) still reaches the server first.
+   */
+  simulateLoss(reason = 'simulated signal loss'): void {
+    if (this.ws) this.onSocketClosed(this.ws, reason);
+  }
+
+  /**
+   * Sends a request (false when it could not go out). While requests are queued (queueRequests) the ones that
+   * describe the session wait for the new connection and count as sent.
+   */
   send(req: PartialMessage<SignalRequest>): boolean {
+    if (this.queued && !PASS_THROUGH.has(requestKind(req))) {
+      this.queued.push(req);
+      return true;
+    }
     const ws = this.ws;
     if (!ws || ws.readyState !== 1) return false;
     ws.send(SignalRequest.encode(req));
     return true;
   }
 
-  /** Sends a leave (when open) and closes the socket; no `lost` event follows. */
-  close(leave?: PartialMessage<LeaveRequest>): void {
+  /** From now on session requests wait (the engine is recovering). */
+  queueRequests(): void {
+    this.queued ??= [];
+  }
+
+  /** Sends the queued requests `keep` accepts (all by default), drops the others, and stops queueing. */
+  releaseRequests(keep: (kind: string) => boolean = () => true): void {
+    const list = this.queued ?? [];
+    this.queued = undefined;
+    for (const req of list) if (keep(requestKind(req))) this.send(req);
+  }
+
+  /**
+   * Sends a leave (when open) and closes the socket; no `lost` event follows, and a connect() in flight is
+   * abandoned. Resolves once the server acknowledged the close (at most CLOSE_WAIT_MS).
+   */
+  close(leave?: PartialMessage<LeaveRequest>): Promise<void> {
     this.closedByUs = true;
     this.stopPing();
+    const abandon = this.abandonConnect;
+    this.abandonConnect = undefined;
     const ws = this.ws;
     this.ws = undefined;
-    if (!ws) return;
+    this.held = undefined;
+    abandon?.(new ConnectionError('signal connection closed'));
+    if (!ws) return Promise.resolve();
     if (leave && ws.readyState === 1) ws.send(SignalRequest.encode({ leave }));
     ws.onmessage = null;
-    ws.onclose = null;
-    try {
-      ws.close(1000);
-    } catch {
-      // already closed
+    if (ws.readyState >= 2) {
+      ws.onclose = null;
+      return Promise.resolve();
     }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, CLOSE_WAIT_MS);
+      function done() {
+        clearTimeout(timer);
+        ws!.onclose = null;
+        resolve();
+      }
+      ws.onclose = done;
+      try {
+        ws.close(1000);
+      } catch {
+        done();
+      }
+    });
+  }
+}
+
+/** Tears a socket down without a close handshake (`ws` in Node), or closes it (browsers have no other way). */
+function dropSocket(ws: SocketLike): void {
+  ws.onmessage = null;
+  ws.onclose = null;
+  const terminate = (ws as SocketLike & { terminate?: () => void }).terminate;
+  try {
+    if (typeof terminate === 'function') terminate.call(ws);
+    else ws.close();
+  } catch {
+    // already closed
   }
 }
 

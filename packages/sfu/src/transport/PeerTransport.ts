@@ -213,7 +213,9 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
       this.pendingCandidates.push(init);
       return;
     }
-    this.pc.addIceCandidate(init).catch((err: Error) => this.log?.debug({ transport: this.name, err: err.message }, 'remote candidate refused'));
+    // Through the same queue as descriptions: a candidate trickled right after a re-offer (an ICE restart's new
+    // ufrag) must meet the description it belongs to, not the one being replaced.
+    this.serial(() => this.pc.addIceCandidate(init)).catch((err: Error) => this.log?.debug({ transport: this.name, err: err.message }, 'remote candidate refused'));
   }
 
   private onRemoteDescription(): void {
