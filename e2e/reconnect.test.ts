@@ -20,8 +20,9 @@ afterAll(async () => {
   await kite?.close();
 });
 
-async function join(identity: string, room: string, roomOptions: object = {}): Promise<Participant> {
-  return joinRoom(browser, `${web.url}/lk.html`, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions);
+/** `kite`: the page runs Kite's own @kite/client instead of livekit-client. */
+async function join(identity: string, room: string, roomOptions: object = {}, sdk: 'livekit' | 'kite' = 'livekit'): Promise<Participant> {
+  return joinRoom(browser, `${web.url}/lk.html${sdk === 'kite' ? '?sdk=kite' : ''}`, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions);
 }
 
 /** Names of the events recorded in a page since `since`. */
@@ -41,9 +42,10 @@ async function framesFlow(page: Page, identity: string, n = 10, ms = 5000): Prom
  * alice publishes a camera and bob watches; `scenario` runs on `who`; then: the client reconnects (its events), bob
  * (and alice) decode frames again within 5 s, and bob never sees alice leave.
  */
-async function scenario(room: string, who: 'alice' | 'bob', name: string, expectEvent: 'Reconnected' | 'SignalReconnecting' = 'Reconnected') {
-  const alice = await join('alice', room);
-  const bob = await join('bob', room);
+async function scenario(room: string, who: 'alice' | 'bob', name: string, expectEvent: 'Reconnected' | 'SignalReconnecting' = 'Reconnected', sdk: 'livekit' | 'kite' = 'livekit') {
+  // With `kite`, the subject runs @kite/client and the other side livekit-client.
+  const alice = await join('alice', room, {}, who === 'alice' ? sdk : 'livekit');
+  const bob = await join('bob', room, {}, who === 'bob' ? sdk : 'livekit');
   await evalRoom(alice.page, 'await room.localParticipant.setCameraEnabled(true);');
   await waitInbound(bob.page, 'alice', 'video', (s) => s.framesDecoded > 10, 15_000);
   const subject = who === 'alice' ? alice : bob;
@@ -63,7 +65,7 @@ async function scenario(room: string, who: 'alice' | 'bob', name: string, expect
   }
   const events = await eventsSince(subject.page, since);
   const bobEvents = await eventsSince(bob.page, bobSince);
-  console.log(`[e2e] ${name} on ${who}: reconnected after ${reconnectedMs} ms (${events.map((e) => e.name).filter((n) => /Reconnect|Disconnect|Restart/.test(n)).join(' → ')}); frames at bob again within ${flowMs} ms of that`);
+  console.log(`[e2e] ${name} on ${who} (${sdk}): reconnected after ${reconnectedMs} ms (${events.map((e) => e.name).filter((n) => /Reconnect|Disconnect|Restart/.test(n)).join(' → ')}); frames at bob again within ${flowMs} ms of that`);
   expect(bobEvents.filter((e) => e.name === 'ParticipantDisconnected' && e.identity === 'alice')).toEqual([]);
   expect(events.filter((e) => e.name === 'Disconnected')).toEqual([]);
   // alice still sees bob too, and still publishes: a newly subscribing view works.
@@ -102,4 +104,8 @@ describe('reconnect scenarios (room.simulateScenario)', () => {
     await waitEvent(bob.page, 'ActiveSpeakersChanged', { first: '' }, 8000, since);
     for (const p of [alice, bob]) await p.context.close();
   });
+  // The same scenarios with Kite's own client in the browser.
+  it('@kite/client signal-reconnect on the publisher', () => scenario('rck-1', 'alice', 'signal-reconnect', 'Reconnected', 'kite'));
+  it('@kite/client signal-reconnect on the subscriber', () => scenario('rck-2', 'bob', 'signal-reconnect', 'Reconnected', 'kite'));
+  it('@kite/client node-failure: resume refused, the rejoin takes over', () => scenario('rck-3', 'alice', 'node-failure', 'Reconnected', 'kite'));
 });
