@@ -44,6 +44,7 @@ export enum RoomEvent {
   SignalConnected = 'signalConnected',
   MediaDevicesError = 'mediaDevicesError',
   LocalTrackSubscribed = 'localTrackSubscribed',
+  AudioPlaybackStatusChanged = 'audioPlaybackChanged',
 }
 
 export enum ParticipantEvent {
@@ -68,6 +69,7 @@ export enum ParticipantEvent {
   TrackSubscriptionStatusChanged = 'trackSubscriptionStatusChanged',
   ParticipantPermissionsChanged = 'participantPermissionsChanged',
   LocalTrackSubscribed = 'localTrackSubscribed',
+  MediaDevicesError = 'mediaDevicesError',
 }
 
 export enum TrackEvent {
@@ -125,6 +127,7 @@ export interface RoomEventCallbacks {
   [RoomEvent.SignalConnected]: () => void;
   [RoomEvent.MediaDevicesError]: (error: Error) => void;
   [RoomEvent.LocalTrackSubscribed]: (publication: LocalTrackPublication, participant: LocalParticipant) => void;
+  [RoomEvent.AudioPlaybackStatusChanged]: (playing: boolean) => void;
 }
 
 export interface ParticipantEventCallbacks {
@@ -149,6 +152,7 @@ export interface ParticipantEventCallbacks {
   [ParticipantEvent.TrackSubscriptionStatusChanged]: (publication: RemoteTrackPublication, status: SubscriptionStatus) => void;
   [ParticipantEvent.ParticipantPermissionsChanged]: (prevPermissions: ParticipantPermission | undefined) => void;
   [ParticipantEvent.LocalTrackSubscribed]: (publication: LocalTrackPublication) => void;
+  [ParticipantEvent.MediaDevicesError]: (error: Error) => void;
 }
 
 export interface TrackEventCallbacks {

@@ -125,14 +125,11 @@ export class LocalParticipant extends Participant {
         return pub;
       }
       const work = (async () => {
-        const tracks =
-          source === Track.Source.ScreenShare
-            ? await createLocalScreenTracks(options as ScreenShareCaptureOptions)
-            : await createLocalTracks(
-                source === Track.Source.Camera
-                  ? { video: { ...this.ctx.videoCaptureDefaults, ...(options as VideoCaptureOptions) } }
-                  : { audio: { ...this.ctx.audioCaptureDefaults, ...(options as AudioCaptureOptions) } },
-              );
+        const tracks = await this.capture(source, options).catch((err: Error) => {
+          // Permission denied, no device, device busy: the app hears about it (and the call still rejects).
+          this.emit(ParticipantEvent.MediaDevicesError, err);
+          throw err;
+        });
         let first: LocalTrackPublication | undefined;
         for (const t of tracks) {
           const p = await this.publishTrack(t, publishOptions);
@@ -157,6 +154,15 @@ export class LocalParticipant extends Participant {
     await pub.mute();
     pub = this.getTrackPublication(source);
     return pub;
+  }
+
+  private capture(source: Track.Source, options?: object): Promise<LocalTrack[]> {
+    if (source === Track.Source.ScreenShare) return createLocalScreenTracks(options as ScreenShareCaptureOptions);
+    return createLocalTracks(
+      source === Track.Source.Camera
+        ? { video: { ...this.ctx.videoCaptureDefaults, ...(options as VideoCaptureOptions) } }
+        : { audio: { ...this.ctx.audioCaptureDefaults, ...(options as AudioCaptureOptions) } },
+    );
   }
 
   /** Creates tracks with the room's capture defaults (not published). */
@@ -398,6 +404,27 @@ export class LocalParticipant extends Participant {
 
   sendFile(...args: Parameters<StreamManager['sendFile']>): ReturnType<StreamManager['sendFile']> {
     return this.ctx.streams.sendFile(...args);
+  }
+
+  /**
+   * Who may subscribe to this participant's tracks (livekit-client's signature): everyone, or the listed
+   * participants (by identity or sid), each for all tracks or some track sids.
+   */
+  setTrackSubscriptionPermissions(
+    allParticipantsAllowed: boolean,
+    participantTrackPermissions: { participantIdentity?: string; participantSid?: string; allowAll?: boolean; allowedTrackSids?: string[] }[] = [],
+  ): void {
+    this.engine.send({
+      subscriptionPermission: {
+        allParticipants: allParticipantsAllowed,
+        trackPermissions: participantTrackPermissions.map((p) => ({
+          participantIdentity: p.participantIdentity ?? '',
+          participantSid: p.participantSid ?? '',
+          allTracks: p.allowAll ?? false,
+          trackSids: p.allowedTrackSids ?? [],
+        })),
+      },
+    });
   }
 
   /** Stops every local track (on disconnect). */

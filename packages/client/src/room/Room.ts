@@ -12,13 +12,14 @@ import {
   type Room as RoomInfo,
   type SpeakerInfo,
 } from '@kite/protocol';
-import { ParticipantEvent, RoomEvent, qualityName, type RoomEventCallbacks } from '../events.js';
+import { ParticipantEvent, RoomEvent, TrackEvent, qualityName, type RoomEventCallbacks } from '../events.js';
 import { DEFAULT_RECONNECT_DELAYS, RTCEngine, type SimulationScenario } from '../engine/RTCEngine.js';
 import { platform, type PeerConfiguration, type TrackEvent as MediaTrackEvent } from '../platform/types.js';
 import { LocalParticipant, type LocalParticipantContext, type TrackPublishOptions } from '../participant/LocalParticipant.js';
 import { RemoteParticipant } from '../participant/RemoteParticipant.js';
 import type { Participant } from '../participant/Participant.js';
 import { ConnectionState, TrackStreamState, type ChatMessage } from '../types.js';
+import { ConnectionError } from '../signal/SignalClient.js';
 import type { AudioCaptureOptions, VideoCaptureOptions } from '../track/create.js';
 import { LocalVideoTrack, type LocalTrack } from '../track/LocalTrack.js';
 import { Track } from '../track/Track.js';
@@ -47,9 +48,12 @@ export interface RoomConnectOptions {
   peerConnectionTimeout?: number;
   /** ms the signal connection may take (default 15000). */
   websocketTimeout?: number;
-  /** How many reconnection attempts before giving up (default 10). */
+  /** How many times a first connection that fails to come up is tried again (default 1; refusals are final). */
   maxRetries?: number;
 }
+
+/** How long media for a participant not described yet is kept waiting for its update. */
+const PENDING_MEDIA_MS = 10_000;
 
 const PUBLISH_DEFAULTS: TrackPublishOptions = { simulcast: true, videoCodec: 'vp8', dtx: true, red: true };
 
@@ -173,7 +177,7 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
 
   private createEngine(): RTCEngine {
     const o = this.connectOptions;
-    const delays = this.options.reconnectDelays.slice(0, o.maxRetries ?? this.options.reconnectDelays.length);
+    const delays = this.options.reconnectDelays;
     const engine = new RTCEngine({
       autoSubscribe: o.autoSubscribe ?? true,
       adaptiveStream: this.options.adaptiveStream,
@@ -188,15 +192,23 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
 
   private async doConnect(url: string, token: string): Promise<void> {
     this.setState(ConnectionState.Connecting);
-    this.engine = this.createEngine();
-    let join: JoinResponse;
-    try {
-      join = await this.engine.connect(url, token);
-    } catch (err) {
-      this.setState(ConnectionState.Disconnected);
-      throw err;
+    const retries = this.connectOptions.maxRetries ?? 1;
+    for (let attempt = 0; ; attempt++) {
+      this.engine = this.createEngine();
+      try {
+        await this.engine.connect(url, token);
+        break;
+      } catch (err) {
+        // A refusal (bad token, no permission, room full, a leave) is final; a connection that did not come up
+        // (network, timeouts, a failed peer connection) is tried again, as livekit-client does.
+        const refused = err instanceof ConnectionError && (err.status !== undefined || err.leave !== undefined);
+        if (refused || attempt >= retries) {
+          this.setState(ConnectionState.Disconnected);
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
-    void join;
     this.emit(RoomEvent.SignalConnected);
     this.setState(ConnectionState.Connected);
     this.emit(RoomEvent.Connected);
@@ -341,6 +353,8 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
   }
 
   private onDisconnected(reason: DisconnectReason): void {
+    // A first connect that fails is reported by connect() rejecting (and may be retried), not by an event.
+    if (this.state === ConnectionState.Connecting) return;
     for (const p of [...this.remoteParticipants.values()]) this.removeParticipant(p, false);
     this.rpc.close();
     this.streams.close();
@@ -374,6 +388,7 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
       p.updateInfo(info);
       // Like livekit-client: participants already there at join are listed, not announced.
       if (!atJoin) this.emitWhenConnected(RoomEvent.ParticipantConnected, p);
+      this.flushPendingMedia(p);
       return;
     }
     p.updateInfo(info);
@@ -386,7 +401,14 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
       send: (req) => this.engine.send(req),
     });
     p.on(ParticipantEvent.TrackPublished, (pub) => this.emitWhenConnected(RoomEvent.TrackPublished, pub, p))
-      .on(ParticipantEvent.TrackSubscribed, (track, pub) => this.emit(RoomEvent.TrackSubscribed, track, pub, p))
+      .on(ParticipantEvent.TrackSubscribed, (track, pub) => {
+        if (track.kind === Track.Kind.Audio) {
+          // Autoplay policy: a blocked play() on an attached audio element means startAudio() is needed.
+          track.on(TrackEvent.AudioPlaybackFailed, () => this.setAudioPlayback(false));
+          track.on(TrackEvent.AudioPlaybackStarted, () => this.setAudioPlayback(true));
+        }
+        this.emit(RoomEvent.TrackSubscribed, track, pub, p);
+      })
       .on(ParticipantEvent.TrackSubscriptionFailed, (sid, reason) => this.emit(RoomEvent.TrackSubscriptionFailed, sid, p, reason))
       .on(ParticipantEvent.TrackUnpublished, (pub) => this.emit(RoomEvent.TrackUnpublished, pub, p))
       .on(ParticipantEvent.TrackUnsubscribed, (track, pub) => this.emit(RoomEvent.TrackUnsubscribed, track, pub, p))
@@ -429,23 +451,38 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
       .on(ParticipantEvent.ParticipantNameChanged, (name) => this.emit(RoomEvent.ParticipantNameChanged, name, lp))
       .on(ParticipantEvent.AttributesChanged, (changed) => this.emit(RoomEvent.ParticipantAttributesChanged, changed, lp))
       .on(ParticipantEvent.ParticipantPermissionsChanged, (prev) => this.emit(RoomEvent.ParticipantPermissionsChanged, prev, lp))
-      .on(ParticipantEvent.ChatMessage, (msg) => this.emit(RoomEvent.ChatMessage, msg, lp));
+      .on(ParticipantEvent.ChatMessage, (msg) => this.emit(RoomEvent.ChatMessage, msg, lp))
+      .on(ParticipantEvent.MediaDevicesError, (err) => this.emit(RoomEvent.MediaDevicesError, err));
   }
 
   // -------------------------------------------------------------------------------------------------------------
   // Media and data
 
+  /** Media whose participant the server has not described yet (the update can trail the track), by participant sid. */
+  private pendingMedia = new Map<string, { ev: MediaTrackEvent; trackSid: string; at: number }[]>();
+
   private onMediaTrack(ev: MediaTrackEvent): void {
     // msid: "<participant sid>|<track sid>" (the stream id may also be just the participant sid).
-    const [participantSid] = ev.streamId.split('|');
+    const [participantSid = ''] = ev.streamId.split('|');
     const trackSid = ev.trackId.startsWith('TR_') ? ev.trackId : (ev.streamId.split('|')[1] ?? ev.trackId);
-    const p = this.bySid.get(participantSid ?? '');
-    if (!p) {
-      // The update naming the participant may still be on its way.
-      setTimeout(() => this.bySid.get(participantSid ?? '')?.addSubscribedMediaTrack(ev.track, trackSid, ev.transceiver), 500);
+    const p = this.bySid.get(participantSid);
+    if (p) {
+      p.addSubscribedMediaTrack(ev.track, trackSid, ev.transceiver);
       return;
     }
-    p.addSubscribedMediaTrack(ev.track, trackSid, ev.transceiver);
+    const now = Date.now();
+    const list = (this.pendingMedia.get(participantSid) ?? []).filter((m) => now - m.at < PENDING_MEDIA_MS);
+    list.push({ ev, trackSid, at: now });
+    this.pendingMedia.set(participantSid, list);
+  }
+
+  /** A participant just appeared: hand it the media that arrived before it. */
+  private flushPendingMedia(p: RemoteParticipant): void {
+    const list = this.pendingMedia.get(p.sid);
+    if (!list) return;
+    this.pendingMedia.delete(p.sid);
+    const now = Date.now();
+    for (const m of list) if (now - m.at < PENDING_MEDIA_MS) p.addSubscribedMediaTrack(m.ev.track, m.trackSid, m.ev.transceiver);
   }
 
   private onDataPacket(packet: DataPacket, kind: DataPacket_Kind): void {
@@ -529,6 +566,31 @@ export class Room extends TypedEventEmitter<RoomEventCallbacks> {
     else this.options.audioCaptureDefaults.deviceId = deviceId;
     if (!track) return true;
     return track.setDeviceId(deviceId);
+  }
+
+  /** Browser: true once audio may play (autoplay allowed, or startAudio() ran from a user gesture). */
+  canPlaybackAudio = true;
+
+  /**
+   * Browser: starts playback of every attached audio element. Call it from a user gesture (a click) when
+   * RoomEvent.AudioPlaybackStatusChanged says the browser blocked autoplay.
+   */
+  async startAudio(): Promise<void> {
+    const plays: Promise<void>[] = [];
+    for (const p of this.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) {
+        if (pub.kind !== Track.Kind.Audio || !pub.track) continue;
+        for (const el of pub.track.attachedElements) plays.push(el.play());
+      }
+    }
+    const results = await Promise.allSettled(plays);
+    this.setAudioPlayback(results.every((r) => r.status === 'fulfilled'));
+  }
+
+  private setAudioPlayback(ok: boolean): void {
+    if (this.canPlaybackAudio === ok) return;
+    this.canPlaybackAudio = ok;
+    this.emit(RoomEvent.AudioPlaybackStatusChanged, ok);
   }
 
   /** livekit-client's test hook: a node failure, a server leave, a signal drop… (see SimulationScenario). */
