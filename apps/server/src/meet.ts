@@ -12,7 +12,9 @@ import type { KiteConfig } from './config/index.js';
 
 /** apps/meet/dist, seen from apps/server/dist (or src under vitest). */
 const DEFAULT_DIR = fileURLToPath(new URL('../../meet/dist/', import.meta.url));
-const NAME = /^[\p{L}\p{N}_.\- ]{1,64}$/u;
+/** Room names and identities: what fits in a URL and a log line as is. Display names are free text. */
+const ID = /^[\p{L}\p{N}_.\- ]{1,64}$/u;
+const DISPLAY_NAME = /^[^\p{Cc}]{1,128}$/u;
 const TOKEN_TTL = '6h';
 
 export async function registerMeet(app: FastifyInstance, cfg: KiteConfig, log: Logger): Promise<void> {
@@ -28,9 +30,10 @@ export async function registerMeet(app: FastifyInstance, cfg: KiteConfig, log: L
     const room = (q.room ?? '').trim();
     const identity = (q.identity ?? '').trim();
     const name = (q.name ?? '').trim() || identity;
-    for (const [field, value] of [['room', room], ['identity', identity], ['name', name]] as const) {
-      if (!NAME.test(value)) return reply.code(400).send({ error: `${field} must be 1–64 letters, digits, spaces, '.', '_' or '-'` });
+    for (const [field, value] of [['room', room], ['identity', identity]] as const) {
+      if (!ID.test(value)) return reply.code(400).send({ error: `${field} must be 1–64 letters, digits, spaces, '.', '_' or '-'` });
     }
+    if (!DISPLAY_NAME.test(name)) return reply.code(400).send({ error: 'name must be 1–128 characters without control characters' });
     const at = new AccessToken(apiKey, secret, { identity, name, ttl: TOKEN_TTL });
     at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, canUpdateOwnMetadata: true });
     return reply.header('cache-control', 'no-store').send({ token: await at.toJwt(), url: wsUrl(req) });

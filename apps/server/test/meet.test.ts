@@ -34,13 +34,13 @@ describe('meet app', () => {
     expect(bare.headers.get('location')).toBe('/meet/');
     expect((await fetch(`${srv.url}/`)).status).toBe(200);
 
-    const res = await fetch(`${srv.url}/meet/api/token?room=standup&identity=ann-1a2b&name=Ann%20Lee`);
+    const res = await fetch(`${srv.url}/meet/api/token?room=standup&identity=ann-1a2b&name=${encodeURIComponent("Ann O'Lee ✓")}`);
     expect(res.status).toBe(200);
     const { token, url } = (await res.json()) as { token: string; url: string };
     expect(url).toBe(srv.url.replace(/^http/, 'ws'));
     const claims = await new TokenVerifier(API_KEY, API_SECRET).verify(token);
     expect(claims.sub).toBe('ann-1a2b');
-    expect(claims.name).toBe('Ann Lee');
+    expect(claims.name).toBe("Ann O'Lee ✓");
     expect(claims.video).toMatchObject({ roomJoin: true, room: 'standup', canPublish: true, canSubscribe: true, canPublishData: true });
     expect(claims.video?.roomAdmin).toBeUndefined();
     expect(claims.video?.roomCreate).toBeUndefined();
@@ -53,6 +53,7 @@ describe('meet app', () => {
       ['room=r', 'identity'],
       ['room=a%2Fb&identity=x', 'room'],
       [`room=r&identity=${'x'.repeat(65)}`, 'identity'],
+      ['room=r&identity=i&name=a%0Ab', 'name'],
     ] as const) {
       const res = await fetch(`${srv.url}/meet/api/token?${query}`);
       expect(res.status).toBe(400);

@@ -374,15 +374,8 @@ export class MeetSession {
     return this.withBusy('camera', async () => {
       const lp = this.room.localParticipant;
       try {
-        if (this.cameraOn) {
-          await lp.setCameraEnabled(false);
-          // The SDK's mute only disables the track: release the camera too (its light goes off), as livekit-client does.
-          mediaOf(lp.getTrackPublication(Track.Source.Camera)?.track)?.stop();
-        } else {
-          const track = lp.getTrackPublication(Track.Source.Camera)?.track;
-          if (track && mediaOf(track)?.readyState === 'ended') await track.restartTrack();
-          await lp.setCameraEnabled(true);
-        }
+        // The SDK releases the camera while it is muted (its light goes off) and reopens it on unmute.
+        await lp.setCameraEnabled(!this.cameraOn);
       } catch (err) {
         this.mediaError('Camera', err as Error);
       }
@@ -397,11 +390,8 @@ export class MeetSession {
           await lp.setScreenShareEnabled(false);
           return;
         }
-        const pub = await lp.setScreenShareEnabled(true);
-        // The browser's own "Stop sharing" ends the capture; the SDK does not unpublish then, so we do.
-        mediaOf(pub?.track)?.addEventListener('ended', () => {
-          if (lp.getTrackPublication(Track.Source.ScreenShare)?.track === pub?.track) void this.withBusy('screen', () => lp.setScreenShareEnabled(false).catch(() => undefined));
-        });
+        // The browser's own "Stop sharing" unpublishes the share (the SDK handles it).
+        await lp.setScreenShareEnabled(true);
       } catch (err) {
         // Cancelling the browser's picker is not an error worth a toast.
         if ((err as Error).name !== 'NotAllowedError' && (err as Error).name !== 'AbortError') this.mediaError('Screen share', err as Error);
@@ -420,14 +410,8 @@ export class MeetSession {
 
   async switchDevice(kind: 'videoinput' | 'audioinput', deviceId: string): Promise<void> {
     try {
-      const pub = this.room.localParticipant.getTrackPublication(Track.Source.Camera);
-      if (kind === 'videoinput' && pub?.track && !this.cameraOn) {
-        // Camera off (capture stopped): remember the device for when it comes back on, without opening it now.
-        this.room.options.videoCaptureDefaults.deviceId = deviceId;
-        pub.track.constraints = { ...pub.track.constraints, deviceId: { exact: deviceId } };
-      } else {
-        await this.room.switchActiveDevice(kind, deviceId);
-      }
+      // With the camera off, the SDK only remembers the device and opens it on unmute.
+      await this.room.switchActiveDevice(kind, deviceId);
     } catch (err) {
       this.mediaError(kind === 'videoinput' ? 'Camera' : 'Microphone', err as Error);
     }

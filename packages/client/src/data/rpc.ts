@@ -5,6 +5,7 @@
 import { DataPacket_Kind, type DataPacket, type PartialMessage, type RpcError as RpcErrorProto, type RpcRequest, type RpcResponse } from '@kite/protocol';
 import type { StreamManager, TextStreamReader } from './streams.js';
 import { CLIENT_PROTOCOL_DATA_STREAM_RPC, type DataLogger, type DataSender } from './types.js';
+import { randomId } from './ids.js';
 
 /** Parameters for initiating an RPC call. */
 export interface PerformRpcParams {
@@ -161,7 +162,7 @@ export class RpcManager {
     const serverVersion = this.sender.serverVersion;
     if (serverVersion && compareVersions(serverVersion, MIN_SERVER_VERSION) < 0) throw RpcError.builtIn('UNSUPPORTED_SERVER');
 
-    const id = crypto.randomUUID();
+    const id = randomId();
     const result = new Promise<string>((resolve, reject) => {
       this.pending.set(id, {
         destinationIdentity,

@@ -14,6 +14,7 @@ import {
   type PartialMessage,
 } from '@kite/protocol';
 import { CLIENT_PROTOCOL_DATA_STREAM_V2, type DataLogger, type DataSender } from './types.js';
+import { randomId } from './ids.js';
 
 /** Largest chunk content (and largest single-packet stream) livekit-client sends. */
 export const STREAM_CHUNK_SIZE_BYTES = 15_000;
@@ -722,7 +723,7 @@ export class StreamManager {
 
   /** Sends a whole text; resolves with its info once every packet is sent. */
   async sendText(text: string, options: SendTextOptions = {}): Promise<TextStreamInfo> {
-    const streamId = crypto.randomUUID();
+    const streamId = randomId();
     const payload = encoder.encode(text);
     const dest = options.destinationIdentities;
     const attachments = options.attachments ?? [];
@@ -743,7 +744,7 @@ export class StreamManager {
       return info;
     }
 
-    const fileIds = attachments.map(() => crypto.randomUUID());
+    const fileIds = attachments.map(() => randomId());
     const progress = new Array<number>(fileIds.length + 1).fill(0);
     const report = (value: number, part: number) => {
       progress[part] = value;
@@ -785,7 +786,7 @@ export class StreamManager {
 
   /** Opens a text stream; each write is sent as chunks split on character boundaries. */
   async streamText(options: StreamTextOptions = {}): Promise<TextStreamWriter> {
-    const streamId = options.streamId ?? crypto.randomUUID();
+    const streamId = options.streamId ?? randomId();
     const dest = options.destinationIdentities;
     const info: TextStreamInfo = {
       id: streamId,
@@ -812,7 +813,7 @@ export class StreamManager {
   async sendBytes(bytes: Uint8Array, options: SendBytesOptions = {}): Promise<ByteStreamInfo> {
     const dest = options.destinationIdentities;
     const info: ByteStreamInfo = {
-      id: crypto.randomUUID(),
+      id: randomId(),
       name: options.name ?? 'unknown',
       mimeType: options.mimeType ?? 'application/octet-stream',
       timestamp: Date.now(),
@@ -833,7 +834,7 @@ export class StreamManager {
 
   /** Opens a byte stream; each write is sent as chunks of at most STREAM_CHUNK_SIZE_BYTES. */
   async streamBytes(options: StreamBytesOptions = {}): Promise<ByteStreamWriter> {
-    const streamId = options.streamId ?? crypto.randomUUID();
+    const streamId = options.streamId ?? randomId();
     const dest = options.destinationIdentities;
     const info: ByteStreamInfo = {
       id: streamId,
@@ -859,7 +860,7 @@ export class StreamManager {
 
   /** Sends a File (or Blob-like) as a byte stream, reading it piece by piece. */
   async sendFile(file: FileLike, options: SendFileOptions = {}): Promise<{ id: string }> {
-    const id = crypto.randomUUID();
+    const id = randomId();
     await this.sendFileAs(id, file, options);
     return { id };
   }

@@ -245,6 +245,12 @@ export class LocalParticipant extends Participant {
       this.emit(muted ? ParticipantEvent.TrackMuted : ParticipantEvent.TrackUnmuted, pub);
     };
     this.trackPublications.set(info.sid, pub);
+    if (track.source === Track.Source.ScreenShare || track.source === Track.Source.ScreenShareAudio) {
+      // The browser's own "Stop sharing" ends the capture: the share is over for everyone.
+      platform().onEnded(track.mediaStreamTrack, () => {
+        if (pub.track === track) void this.unpublishTrack(track);
+      });
+    }
     this.emit(ParticipantEvent.LocalTrackPublished, pub);
     return pub;
   }

@@ -202,6 +202,9 @@ export const browserPlatform: Platform = {
     const all = await navigator.mediaDevices.enumerateDevices();
     return all.filter((d) => !kind || d.kind === kind).map((d) => ({ deviceId: d.deviceId, kind: d.kind, label: d.label, groupId: d.groupId }));
   },
+  onEnded(track, cb) {
+    (track as MediaStreamTrack).addEventListener('ended', cb, { once: true });
+  },
   trackDimensions(track) {
     const s = (track as MediaStreamTrack).getSettings?.();
     return s?.width && s.height ? { width: s.width, height: s.height } : undefined;

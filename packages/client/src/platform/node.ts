@@ -289,5 +289,7 @@ export const nodePlatform: Platform = {
     return all.filter((d) => !kind || d.kind === kind);
   },
   trackDimensions: () => undefined,
+  // Generated media never ends on its own.
+  onEnded: () => undefined,
   mediaReader: (track, kind) => createMediaReader(track as never, kind),
 };

@@ -36,6 +36,8 @@ export interface MediaTrack {
   readonly id: string;
   readonly kind: string;
   enabled?: boolean;
+  /** 'live' or 'ended' (browser tracks). */
+  readonly readyState?: string;
   stop(): void;
 }
 
@@ -157,6 +159,8 @@ export interface Platform {
   listDevices(kind?: 'audioinput' | 'videoinput' | 'audiooutput'): Promise<{ deviceId: string; kind: string; label: string; groupId?: string }[]>;
   /** Current dimensions of a local video track, when the platform can tell. */
   trackDimensions(track: MediaTrack): { width: number; height: number } | undefined;
+  /** Calls `cb` once when the capture behind `track` ends on its own (the browser's "Stop sharing", a device unplugged). */
+  onEnded(track: MediaTrack, cb: () => void): void;
   /** Node: readers over a received track (undefined in the browser). */
   mediaReader?(track: MediaTrack, kind: 'audio' | 'video'): MediaReader;
 }

@@ -139,6 +139,31 @@ export class LocalVideoTrack extends LocalTrack {
     await super.restartTrack(constraints);
     this.knownDimensions = undefined;
   }
+
+  /** A camera the SDK opened is released while muted (its light goes off), as livekit-client does. */
+  private get releasesOnMute(): boolean {
+    return this.source === Track.Source.Camera && !this.userProvided && platform().name === 'browser';
+  }
+
+  override async mute(): Promise<this> {
+    await super.mute();
+    if (this.releasesOnMute) this.mediaStreamTrack.stop();
+    return this;
+  }
+
+  /** While a released camera is muted, only the choice is kept: the new device opens on unmute. */
+  override async setDeviceId(deviceId: string): Promise<boolean> {
+    if (this.releasesOnMute && this.isMuted) {
+      this.constraints = { ...this.constraints, deviceId: { exact: deviceId } };
+      return true;
+    }
+    return super.setDeviceId(deviceId);
+  }
+
+  override async unmute(): Promise<this> {
+    if (this.releasesOnMute && this.mediaStreamTrack.readyState === 'ended') await this.restartTrack();
+    return super.unmute();
+  }
 }
 
 export function isLocalVideoTrack(t: Track | undefined): t is LocalVideoTrack {
