@@ -1,32 +1,19 @@
 // Kite's own @kite/client next to the official livekit-client, in one room through Kite, in Debian's Chromium: both
 // see, hear and message each other, simulcast quality changes work both ways, speaker events fire on both sides.
 // And a Node participant (@kite/client on werift, in this test process) receives a Chromium participant's camera.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { Room, RoomEvent, Track, type RemoteVideoTrack } from '@kite/client';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, type E2eServer } from './harness/kite.js';
+import { e2eEnv } from './harness/setup.js';
 import { evalRoom, joinRoom, waitEvent, waitInbound, type Participant } from './harness/lk.js';
 
-let kite: E2eServer;
-let web: StaticServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  [kite, web, browser] = await Promise.all([startKite(), startStaticServer(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await kite?.close();
-});
+const env = e2eEnv();
 
 type Sdk = 'kite' | 'livekit';
 
 async function join(sdk: Sdk, identity: string, room: string, roomOptions: object = {}): Promise<Participant> {
-  const page = sdk === 'kite' ? `${web.url}/lk.html?sdk=kite` : `${web.url}/lk.html`;
-  const p = await joinRoom(browser, page, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions);
+  const page = sdk === 'kite' ? `${env.web.url}/lk.html?sdk=kite` : `${env.web.url}/lk.html`;
+  const p = await joinRoom(env.browser, page, env.kite.wsUrl, await env.kite.token(identity, { room }), identity, roomOptions);
   expect(await p.page.evaluate(() => (window as never as { t: { SDK: string } }).t.SDK)).toBe(sdk);
   return p;
 }
@@ -223,7 +210,7 @@ describe('@kite/client and livekit-client in one room', () => {
     const lkP = await join('livekit', 'leo', room);
     await publishCameraAndMic(lkP);
     const bot = new Room();
-    await bot.connect(kite.wsUrl, await kite.token('bot', { room }));
+    await bot.connect(env.kite.wsUrl, await env.kite.token('bot', { room }));
     try {
       const track = await new Promise<RemoteVideoTrack>((resolve) => {
         const have = [...(bot.remoteParticipants.get('leo')?.trackPublications.values() ?? [])].find((p) => p.kind === Track.Kind.Video && p.track);

@@ -4,38 +4,27 @@
 // screen, a 2-person and a 4-person room go to e2e/artifacts/.
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, type E2eServer } from './harness/kite.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { e2eEnv } from './harness/setup.js';
 import { evalRoom, joinRoom } from './harness/lk.js';
 
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-let kite: E2eServer;
-let web: StaticServer;
-let browser: Browser;
+const env = e2eEnv({ meet: { enabled: true } });
 const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [kite, web, browser] = await Promise.all([startKite({ meet: { enabled: true } }), startStaticServer(), launchChromium()]);
-});
+mkdirSync(ARTIFACTS, { recursive: true });
 afterAll(async () => {
   await Promise.allSettled(contexts.map((c) => c.close()));
-  await browser?.close();
-  await web?.close();
-  await kite?.close();
 });
 
 const ROOM = 'e2e-meet';
 
 async function openMeet(): Promise<Page> {
-  const context = await browser.newContext({ permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'], viewport: { width: 1280, height: 800 } });
+  const context = await env.browser.newContext({ permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'], viewport: { width: 1280, height: 800 } });
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[meet page] ${err.message}`));
-  await page.goto(`${kite.httpUrl}/meet/?room=${ROOM}`);
+  await page.goto(`${env.kite.httpUrl}/meet/?room=${ROOM}`);
   await page.getByTestId('prejoin').waitFor();
   return page;
 }
@@ -129,7 +118,7 @@ describe('Kite Meet', () => {
     await grace.waitForSelector('[data-testid="tile"][data-source="screen_share"]', { state: 'detached', timeout: 10_000 });
 
     // A livekit-client page in the same room shows up in the app with video.
-    const lk = await joinRoom(browser, `${web.url}/lk.html`, kite.wsUrl, await kite.token('lk-guest', { room: ROOM }, { name: 'LiveKit Guest' }), 'lk-guest');
+    const lk = await joinRoom(env.browser, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token('lk-guest', { room: ROOM }, { name: 'LiveKit Guest' }), 'lk-guest');
     contexts.push(lk.context);
     await evalRoom(lk.page, 'await room.localParticipant.setCameraEnabled(true); await room.localParticipant.setMicrophoneEnabled(true);');
     await tile(ada, 'LiveKit Guest').waitFor({ timeout: 15_000 });
@@ -155,7 +144,7 @@ describe('Kite Meet', () => {
   it('a refused token and an unreachable server each get a clear screen with a way back', async () => {
     const page = await openMeet();
     // The app fetches its token from api/token; hand it a bad one.
-    await page.route('**/api/token**', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify({ token: 'not-a-token', url: kite.wsUrl }) }));
+    await page.route('**/api/token**', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify({ token: 'not-a-token', url: env.kite.wsUrl }) }));
     await page.getByTestId('name-input').fill('Eve');
     await page.getByTestId('join-button').click();
     await page.waitForSelector('[data-testid="error-screen"][data-reason="token"]', { timeout: 15_000 });

@@ -4,10 +4,9 @@
 // reconnect, a leave DISCONNECT ends the room with its reason; a server that is gone for good ends it once the
 // attempts are spent.
 import net from 'node:net';
-import { PassThrough } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AccessToken, RoomServiceClient } from '@kite/server-sdk';
-import { createServer, type KiteServer } from '@kite/server';
+import { describe, expect, it } from 'vitest';
+import { RoomServiceClient } from '@kite/server-sdk';
+import { KEY, SECRET, kiteForTests, startKite, waitFor } from './support.js';
 import {
   ConnectionState,
   DisconnectReason,
@@ -19,40 +18,12 @@ import {
   type RoomOptions,
 } from '@kite/client';
 
-const KEY = 'reconnectkey';
-const SECRET = 'reconnect-test-secret-0123456789-0123456789';
-let server: KiteServer;
-const rooms: Room[] = [];
-
-async function startServer(port = 0): Promise<KiteServer> {
-  return createServer(
-    { port, bind_addresses: ['127.0.0.1'], keys: { [KEY]: SECRET }, logging: { level: 'debug', json: true }, rtc: { udp_port: 0, tcp_port: 0, node_ip: '127.0.0.1', enable_loopback_candidate: true } },
-    { logDestination: process.env.KITE_LOG_STDOUT ? process.stdout : new PassThrough().resume() },
-  );
-}
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server?.close());
-afterEach(async () => {
-  await Promise.allSettled(rooms.splice(0).map((r) => r.disconnect()));
-});
-
-async function token(identity: string, room: string): Promise<string> {
-  const at = new AccessToken(KEY, SECRET, { identity, name: identity.toUpperCase() });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, canUpdateOwnMetadata: true });
-  return at.toJwt();
-}
-
 /** Short delays: every test's recovery is over in a few seconds. */
 const FAST: number[] = [0, 200, 400, 800, 1000];
+const kite = kiteForTests({ reconnectDelays: FAST });
 
-async function join(identity: string, room: string, opts: RoomOptions = {}, url = server.url): Promise<Room> {
-  const r = new Room({ reconnectDelays: FAST, ...opts });
-  rooms.push(r);
-  await r.connect(url, await token(identity, room));
-  return r;
+function join(identity: string, room: string, opts: RoomOptions = {}, url?: string): Promise<Room> {
+  return kite.join(identity, room, { room: opts, url });
 }
 
 /** What a user of the room sees, in order (`participants`: arrivals and departures too). */
@@ -77,16 +48,6 @@ function metadataSeen(viewer: Room, identity: string, value: string, timeoutMs =
       if (p.identity === identity && p.metadata === value) resolve(value);
     }),
   timeoutMs);
-}
-
-function waitFor<T>(what: string, register: (resolve: (v: T) => void) => void, timeoutMs = 10_000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    register((v) => {
-      clearTimeout(t);
-      resolve(v);
-    });
-  });
 }
 
 function waitEvent(room: Room, event: RoomEvent.Reconnected | RoomEvent.Reconnecting | RoomEvent.SignalReconnecting | RoomEvent.Disconnected, timeoutMs = 10_000): Promise<unknown> {
@@ -244,7 +205,7 @@ describe('@kite/client reconnection in Node', () => {
     const sid = alice.localParticipant.sid;
     const oldTrack = alice.localParticipant.getTrackPublication(Track.Source.Camera)!.trackSid;
     const seen = record(alice);
-    const svc = new RoomServiceClient(server.url, KEY, SECRET);
+    const svc = new RoomServiceClient(kite.server.url, KEY, SECRET);
 
     const reconnected = waitEvent(alice, RoomEvent.Reconnected, 15_000);
     signalSocket(alice)._socket.destroy();
@@ -276,7 +237,7 @@ describe('@kite/client reconnection in Node', () => {
     const seen = record(alice);
     const left = waitFor('bob sees alice leave', (resolve) => bob.on(RoomEvent.ParticipantDisconnected, (p) => p.identity === 'alice' && resolve(p)));
     const disconnected = waitEvent(alice, RoomEvent.Disconnected);
-    await new RoomServiceClient(server.url, KEY, SECRET).removeParticipant(room, 'alice');
+    await new RoomServiceClient(kite.server.url, KEY, SECRET).removeParticipant(room, 'alice');
     expect(await disconnected).toBe(DisconnectReason.PARTICIPANT_REMOVED);
     await left;
     await new Promise((r) => setTimeout(r, 500)); // nothing else happens
@@ -285,7 +246,7 @@ describe('@kite/client reconnection in Node', () => {
   });
 
   it('server unreachable: SignalReconnecting, then Disconnected (CONNECTION_TIMEOUT) once the attempts are spent', async () => {
-    const own = await startServer();
+    const own = await startKite();
     const relay = await tcpRelay(own.url);
     try {
       const alice = await join('alice', 'gone', { reconnectDelays: [0, 100, 200, 300] }, relay.url);

@@ -1,9 +1,7 @@
 // Two @kite/client participants in Node (werift) through a real Kite server: media both ways (the generated VP8
 // clip and an Opus tone, read back as frames and PCM), data, RPC, text streams, metadata, mute, unpublish, leave.
-import { PassThrough } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AccessToken, type VideoGrant } from '@kite/server-sdk';
-import { createServer, type KiteServer } from '@kite/server';
+import { describe, expect, it } from 'vitest';
+import type { VideoGrant } from '@kite/server-sdk';
 import {
   ConnectionState,
   DataPacket_Kind,
@@ -17,44 +15,13 @@ import {
   type RemoteTrack,
   type RemoteTrackPublication,
 } from '@kite/client';
+import { kiteForTests, token, waitFor } from './support.js';
 
-const KEY = 'clientkey';
-const SECRET = 'client-test-secret-0123456789-0123456789';
-let server: KiteServer;
-const rooms: Room[] = [];
+const kite = kiteForTests({ dynacast: true });
+const rooms = kite.rooms;
 
-beforeAll(async () => {
-  server = await createServer(
-    { port: 0, bind_addresses: ['127.0.0.1'], keys: { [KEY]: SECRET }, logging: { level: 'debug', json: true }, rtc: { udp_port: 0, tcp_port: 0, node_ip: '127.0.0.1', enable_loopback_candidate: true } },
-    { logDestination: process.env.KITE_LOG_STDOUT ? process.stdout : new PassThrough().resume() },
-  );
-});
-afterAll(() => server?.close());
-afterEach(async () => {
-  await Promise.allSettled(rooms.splice(0).map((r) => r.disconnect()));
-});
-
-async function token(identity: string, room: string, grant: VideoGrant = {}, name?: string): Promise<string> {
-  const at = new AccessToken(KEY, SECRET, { identity, name });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, canUpdateOwnMetadata: true, ...grant });
-  return at.toJwt();
-}
-
-async function join(identity: string, room: string, grant: VideoGrant = {}): Promise<Room> {
-  const r = new Room({ dynacast: true });
-  rooms.push(r);
-  await r.connect(server.url, await token(identity, room, grant, identity.toUpperCase()));
-  return r;
-}
-
-function waitFor<T>(what: string, register: (resolve: (v: T) => void) => void, timeoutMs = 10_000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    register((v) => {
-      clearTimeout(t);
-      resolve(v);
-    });
-  });
+function join(identity: string, room: string, grant: VideoGrant = {}): Promise<Room> {
+  return kite.join(identity, room, { grant });
 }
 
 function subscribed(room: Room, identity: string, kind: Track.Kind): Promise<RemoteTrack> {
@@ -224,7 +191,7 @@ describe('@kite/client in Node', () => {
     const alice = await join('alice', 'selective');
     const bob = new Room();
     rooms.push(bob);
-    await bob.connect(server.url, await token('bob', 'selective'), { autoSubscribe: false });
+    await bob.connect(kite.server.url, await token('bob', 'selective'), { autoSubscribe: false });
     const published = waitFor<RemoteTrackPublication>('published', (resolve) => bob.on(RoomEvent.TrackPublished, (pub) => pub.kind === Track.Kind.Video && resolve(pub)));
     await alice.localParticipant.setCameraEnabled(true);
     const pub = await published;
@@ -275,7 +242,7 @@ describe('@kite/client in Node', () => {
 
   it('refuses a bad token with a clear error, and a subscriber-only participant cannot publish', async () => {
     const bad = new Room();
-    await expect(bad.connect(server.url, 'not-a-token')).rejects.toThrow(/401|token/i);
+    await expect(bad.connect(kite.server.url, 'not-a-token')).rejects.toThrow(/401|token/i);
     expect(bad.state).toBe(ConnectionState.Disconnected);
     const viewer = await join('viewer', 'perm', { canPublish: false });
     await expect(viewer.localParticipant.setMicrophoneEnabled(true)).rejects.toThrow(/refused|permission|not allowed/i);

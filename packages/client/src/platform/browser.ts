@@ -11,32 +11,12 @@ import type {
   Platform,
   Transceiver,
 } from './types.js';
+import { channelFacade } from './channel.js';
 
 function wrapChannel(ch: RTCDataChannel): DataChannel {
   ch.binaryType = 'arraybuffer';
-  const w: DataChannel = {
-    get label() {
-      return ch.label;
-    },
-    get readyState() {
-      return ch.readyState;
-    },
-    get bufferedAmount() {
-      return ch.bufferedAmount;
-    },
-    get bufferedAmountLowThreshold() {
-      return ch.bufferedAmountLowThreshold;
-    },
-    set bufferedAmountLowThreshold(v: number) {
-      ch.bufferedAmountLowThreshold = v;
-    },
-    send: (data) => ch.send(data as Uint8Array<ArrayBuffer>),
-    close: () => ch.close(),
-    onopen: null,
-    onclose: null,
-    onmessage: null,
-    onbufferedamountlow: null,
-  };
+  const w = channelFacade(ch, (data) => ch.send(data as Uint8Array<ArrayBuffer>));
+
   ch.onopen = () => w.onopen?.();
   ch.onclose = () => w.onclose?.();
   ch.onbufferedamountlow = () => w.onbufferedamountlow?.();

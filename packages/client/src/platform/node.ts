@@ -15,6 +15,7 @@ import {
 import { TrackSource } from '@kite/protocol';
 import { applyWeriftPatches } from '@kite/sfu';
 import type { CaptureRequest, CapturedTrack, DataChannel, EncodingParameters, IceServer, MediaTrack, PeerConfiguration, PeerConnection, PeerConnectionState, Platform, SocketLike, Transceiver } from './types.js';
+import { channelFacade } from './channel.js';
 import { VideoSource } from '../node/media/VideoSource.js';
 import { AudioSource } from '../node/media/AudioSource.js';
 import { playTone } from '../node/media/ToneGenerator.js';
@@ -41,29 +42,8 @@ function iceServers(list: IceServer[] | undefined) {
 }
 
 function wrapChannel(ch: RTCDataChannel): DataChannel {
-  const w: DataChannel = {
-    get label() {
-      return ch.label;
-    },
-    get readyState() {
-      return ch.readyState as DataChannel['readyState'];
-    },
-    get bufferedAmount() {
-      return ch.bufferedAmount;
-    },
-    get bufferedAmountLowThreshold() {
-      return ch.bufferedAmountLowThreshold;
-    },
-    set bufferedAmountLowThreshold(v: number) {
-      ch.bufferedAmountLowThreshold = v;
-    },
-    send: (data) => ch.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
-    close: () => ch.close(),
-    onopen: null,
-    onclose: null,
-    onmessage: null,
-    onbufferedamountlow: null,
-  };
+  const w = channelFacade(ch, (data) => ch.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
+
   ch.stateChanged.subscribe((state) => {
     if (state === 'open') w.onopen?.();
     else if (state === 'closed') w.onclose?.();

@@ -77,7 +77,9 @@ describe('forwarding through the media core', () => {
     expect(s.receiver.layers[0]?.packets).toBeGreaterThan(200);
   });
 
-  it('repairs publisher-side and subscriber-side loss with NACK (0 frames lost after repair)', async () => {
+  // Random loss on both sides: a packet whose retransmissions are all lost too outlasts the test subscriber's (werift's)
+  // NACK budget now and then on a loaded machine. A broken repair fails every attempt; bad luck does not fail three.
+  it('repairs publisher-side and subscriber-side loss with NACK (0 frames lost after repair)', { retry: 2 }, async () => {
     const s = await setup({ publisherLoss: 10, subscriberLoss: 10 });
     const gen = s.gen;
     const frames = 150;
