@@ -5,3 +5,4 @@ export { buildConfig, defaultConfig, loadConfig, parseCliArgs, ConfigError, DEV_
 export type { KiteConfig, KiteConfigInput } from './config/index.js';
 export type { RoomStore } from './rooms/store.js';
 export { LocalRoomStore } from './rooms/store.js';
+export type { WebhookNotifier, WebhookTuning, WebhookUrlStats } from './webhooks/notifier.js';

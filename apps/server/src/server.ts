@@ -16,12 +16,16 @@ import { registerMeet } from './meet.js';
 import { startRtcNetwork } from './rtc/iceConfig.js';
 import { startTurnService, type TurnService, type TurnEndpoints } from './turn/turnService.js';
 import { newNodeId } from '@kite/protocol';
+import { WebhookNotifier, type WebhookTuning } from './webhooks/notifier.js';
+import { attachWebhooks } from './webhooks/roomEvents.js';
 
 export interface ServerOptions {
   /** Use this logger instead of creating one from `logging:`. */
   logger?: Logger;
   /** Write logs here instead of stdout (tests capture logs this way). */
   logDestination?: NodeJS.WritableStream;
+  /** Webhook delivery tuning (timeouts, retries, queue bounds); the defaults follow LiveKit's. */
+  webhook?: Partial<WebhookTuning>;
 }
 
 export interface KiteServer {
@@ -37,6 +41,8 @@ export interface KiteServer {
   readonly rtc: KiteRtc;
   /** Kite's TURN server when `turn.enabled`: bound ports (configured 0 = any free port), certificate, allocations. */
   readonly turn?: KiteTurn;
+  /** Webhook delivery when `webhook.urls` is set (queue and delivery figures in `stats()`). */
+  readonly webhooks?: WebhookNotifier;
   /** Stops accepting, disconnects everyone, closes every socket and timer. Idempotent. */
   close(): Promise<void>;
 }
@@ -72,6 +78,11 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   const keys = new KeyProvider(cfg.keys);
   const store: RoomStore = new LocalRoomStore();
   const rooms = new RoomManager(cfg, store, log);
+  // Webhooks: listening before anything can create a room.
+  const webhooks = cfg.webhook.urls.length
+    ? new WebhookNotifier({ ...options.webhook, urls: cfg.webhook.urls, apiKey: cfg.webhook.api_key, apiSecret: keys.secret(cfg.webhook.api_key)!, log: log.child({ component: 'webhook' }) })
+    : undefined;
+  if (webhooks) attachWebhooks(rooms, webhooks);
   const roomService = new RoomService(store, new LocalRoomActions(rooms, cfg), cfg.limit);
   const nodeId = cfg.node_id || newNodeId();
 
@@ -118,7 +129,7 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   }
   const url = `http://${hostForUrl(binds[0]!)}:${port}`;
   const rtc: KiteRtc = { udpPort: rtcNet.udpMux?.port, tcpPort: rtcNet.tcpMux.port, addresses: rtcNet.addresses };
-  log.info({ url, binds, port, rtc: { tcp_port: rtc.tcpPort, udp_port: rtc.udpPort, port_range: rtc.udpPort === undefined ? ice.portRange : undefined, addresses: rtc.addresses }, dev: cfg.development, meet: cfg.meet.enabled ? `${url}${cfg.meet.path}/` : undefined }, 'Kite server started');
+  log.info({ url, binds, port, rtc: { tcp_port: rtc.tcpPort, udp_port: rtc.udpPort, port_range: rtc.udpPort === undefined ? ice.portRange : undefined, addresses: rtc.addresses }, dev: cfg.development, webhooks: webhooks?.urls, meet: cfg.meet.enabled ? `${url}${cfg.meet.path}/` : undefined }, 'Kite server started');
 
   let closing: Promise<void> | undefined;
   const turn: KiteTurn | undefined = turnService && {
@@ -136,14 +147,19 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
     store,
     rtc,
     turn,
+    webhooks,
     close() {
       return (closing ??= (async () => {
         await rooms.close();
+        // The rooms' last events (participant_left, room_finished) are queued: deliver them while the rest stops,
+        // for at most the webhook close timeout.
+        const flushed = webhooks?.close();
         await turnService?.close();
         await rtcNet.close();
         await Promise.all(extra.map((s) => new Promise<void>((r) => s.close(() => r()))));
         await app.close();
         await store.close();
+        await flushed;
         log.info('Kite server stopped');
       })());
     },

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { createServer, type KiteServer } from '../src/index.js';
+import { createServer, type KiteServer, type ServerOptions } from '../src/index.js';
 import type { KiteConfigInput } from '../src/config/index.js';
 
 export const API_KEY = 'testkey';
@@ -12,8 +12,8 @@ export interface TestServer {
   logs(): string;
 }
 
-/** Starts a real Kite server on free ports, logging into memory. */
-export async function startServer(config: KiteConfigInput = {}): Promise<TestServer> {
+/** Starts a real Kite server on free ports, logging into memory. `options`: createServer's, but the log destination. */
+export async function startServer(config: KiteConfigInput = {}, options: Omit<ServerOptions, 'logDestination' | 'logger'> = {}): Promise<TestServer> {
   const sink = new PassThrough();
   let text = '';
   sink.on('data', (d: Buffer) => (text += d.toString()));
@@ -26,7 +26,7 @@ export async function startServer(config: KiteConfigInput = {}): Promise<TestSer
       ...config,
       rtc: { udp_port: 0, tcp_port: 0, enable_loopback_candidate: true, node_ip: '127.0.0.1', ...(config.rtc ?? {}) },
     },
-    { logDestination: sink },
+    { ...options, logDestination: sink },
   );
   return { server, url: server.url, logs: () => text };
 }

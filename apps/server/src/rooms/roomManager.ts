@@ -80,9 +80,11 @@ export class RoomManager extends TypedEventEmitter<RoomManagerEvents> {
       this.emit('roomFinished', r, reason);
     });
     this.rooms.set(req.name, room);
-    await this.persist(room);
     this.log.info({ room: room.name, sid: room.sid }, 'room created');
+    // Before the store write: a concurrent join may get the room from `rooms` during it, and listeners (webhooks)
+    // must see the room start before anything happens in it.
     this.emit('roomStarted', room);
+    await this.persist(room);
     return room;
   }
 
