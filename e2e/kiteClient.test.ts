@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { Room, RoomEvent, Track, type RemoteVideoTrack } from '@kite/client';
 import { e2eEnv } from './harness/setup.js';
-import { evalRoom, joinRoom, waitEvent, waitInbound, type Participant } from './harness/lk.js';
+import { PUBLISH_TONE, evalRoom, joinRoom, waitEvent, waitInbound, type Participant } from './harness/lk.js';
 
 const env = e2eEnv();
 
@@ -31,18 +31,7 @@ async function publishCameraAndMic(p: Participant): Promise<void> {
 async function publishCameraAndTone(p: Participant): Promise<void> {
   await evalRoom(
     p.page,
-    `await room.localParticipant.setCameraEnabled(true, { resolution: LK.VideoPresets.h720.resolution }, { simulcast: true });
-     const ctx = new AudioContext();
-     await ctx.resume();
-     const osc = ctx.createOscillator();
-     osc.frequency.value = 440;
-     const gain = ctx.createGain();
-     gain.gain.value = 0.5;
-     const dest = ctx.createMediaStreamDestination();
-     osc.connect(gain).connect(dest);
-     osc.start();
-     window.tone = { ctx, osc };
-     await room.localParticipant.publishTrack(dest.stream.getAudioTracks()[0], { source: LK.Track.Source.Microphone, name: 'tone' });`,
+    `await room.localParticipant.setCameraEnabled(true, { resolution: LK.VideoPresets.h720.resolution }, { simulcast: true }); ${PUBLISH_TONE}`,
   );
 }
 

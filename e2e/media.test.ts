@@ -1,28 +1,15 @@
 // Join and media with the official livekit-client in Debian's Chromium: camera, microphone and screen share reach
 // the others through Kite; mute, unpublish, leave and moderation show up as LiveKit's events.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { e2eEnv } from './harness/setup.js';
 import { RoomServiceClient, DataPacket_Kind } from 'livekit-server-sdk';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, API_KEY, API_SECRET, type E2eServer } from './harness/kite.js';
+import { API_KEY, API_SECRET } from './harness/kite.js';
 import { evalRoom, joinRoom, pageNow, waitEvent, waitInbound, type Participant } from './harness/lk.js';
 
-let kite: E2eServer;
-let web: StaticServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  [kite, web, browser] = await Promise.all([startKite(), startStaticServer(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await kite?.close();
-});
+const env = e2eEnv();
 
 async function join(identity: string, room: string, roomOptions: object = {}): Promise<Participant> {
-  const p = await joinRoom(browser, `${web.url}/lk.html`, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions);
+  const p = await joinRoom(env.browser, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token(identity, { room }), identity, roomOptions);
   console.log(`[e2e] ${identity} joined ${room} in ${Math.round(p.joinMs)} ms`);
   return p;
 }
@@ -125,7 +112,7 @@ describe('track state and leaving', () => {
 describe('moderation through RoomService (official livekit-server-sdk)', () => {
   it('list/get show live participants and tracks; mute, update, subscriptions, send data and remove act on the browsers', async () => {
     const room = 'media-5';
-    const api = new RoomServiceClient(kite.httpUrl, API_KEY, API_SECRET);
+    const api = new RoomServiceClient(env.kite.httpUrl, API_KEY, API_SECRET);
     const alice = await join('alice', room);
     const bob = await join('bob', room);
     const carol = await join('carol', room);

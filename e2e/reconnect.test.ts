@@ -1,28 +1,15 @@
 // Reconnection with the official livekit-client in Chromium: every room.simulateScenario(...) a server must answer
 // ends with the client reconnected, frames flowing again within 5 s, and nobody else seeing the participant leave.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, type E2eServer } from './harness/kite.js';
+import { describe, expect, it } from 'vitest';
+import { e2eEnv } from './harness/setup.js';
+import type { Page } from 'playwright-core';
 import { evalRoom, inbound, joinRoom, pageNow, waitEvent, waitInbound, type Participant } from './harness/lk.js';
 
-let kite: E2eServer;
-let web: StaticServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  [kite, web, browser] = await Promise.all([startKite(), startStaticServer(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await kite?.close();
-});
+const env = e2eEnv();
 
 /** `kite`: the page runs Kite's own @kite/client instead of livekit-client. */
 async function join(identity: string, room: string, roomOptions: object = {}, sdk: 'livekit' | 'kite' = 'livekit'): Promise<Participant> {
-  return joinRoom(browser, `${web.url}/lk.html${sdk === 'kite' ? '?sdk=kite' : ''}`, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions);
+  return joinRoom(env.browser, `${env.web.url}/lk.html${sdk === 'kite' ? '?sdk=kite' : ''}`, env.kite.wsUrl, await env.kite.token(identity, { room }), identity, roomOptions);
 }
 
 /** Names of the events recorded in a page since `since`. */

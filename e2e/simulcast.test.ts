@@ -1,31 +1,19 @@
 // Simulcast, selective subscription, quality controls, dynacast, speaker detection and connection quality with the
 // official livekit-client in Debian's Chromium: what a subscriber sees when it asks for less (or nothing), and what
 // the publisher stops encoding when nobody wants it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { e2eEnv } from './harness/setup.js';
+import type { Page } from 'playwright-core';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, API_KEY, API_SECRET, type E2eServer } from './harness/kite.js';
-import { evalRoom, inbound, joinRoom, pageNow, waitEvent, waitInbound, type Inbound, type Participant } from './harness/lk.js';
+import { API_KEY, API_SECRET } from './harness/kite.js';
+import { PUBLISH_TONE, evalRoom, inbound, joinRoom, pageNow, waitEvent, waitInbound, type Inbound, type Participant } from './harness/lk.js';
 
-let kite: E2eServer;
-let web: StaticServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  [kite, web, browser] = await Promise.all([startKite(), startStaticServer(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await kite?.close();
-});
+const env = e2eEnv();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function join(identity: string, room: string, roomOptions: object = {}, connectOptions: object = {}): Promise<Participant> {
-  return joinRoom(browser, `${web.url}/lk.html`, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions, connectOptions);
+  return joinRoom(env.browser, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token(identity, { room }), identity, roomOptions, connectOptions);
 }
 
 /** Publishes a 1280×720 camera with the client's default simulcast layers (320×180, 640×360, 1280×720). */
@@ -234,7 +222,7 @@ describe('selective subscription', () => {
     expect(await evalRoom<number>(carol.page, `return window.t.events.filter((e) => e.name === 'TrackSubscribed' && e.kind === 'audio').length;`)).toBe(0);
 
     // The server unsubscribes her (RoomService.UpdateSubscriptions).
-    const api = new RoomServiceClient(kite.httpUrl, API_KEY, API_SECRET);
+    const api = new RoomServiceClient(env.kite.httpUrl, API_KEY, API_SECRET);
     const sid = await cameraSid(alice);
     const t1 = await pageNow(carol.page);
     await api.updateSubscriptions(room, 'carol', [sid], false);
@@ -269,20 +257,7 @@ describe('speaker detection', () => {
     const alice = await join('alice', room);
     const bob = await join('bob', room);
     const since = await pageNow(bob.page);
-    await evalRoom(
-      alice.page,
-      `const ctx = new AudioContext();
-       await ctx.resume();
-       const osc = ctx.createOscillator();
-       osc.frequency.value = 440;
-       const gain = ctx.createGain();
-       gain.gain.value = 0.5;
-       const dest = ctx.createMediaStreamDestination();
-       osc.connect(gain).connect(dest);
-       osc.start();
-       window.tone = { ctx, osc };
-       await room.localParticipant.publishTrack(dest.stream.getAudioTracks()[0], { source: LK.Track.Source.Microphone, name: 'tone' });`,
-    );
+    await evalRoom(alice.page, PUBLISH_TONE);
     const sub = await waitEvent(bob.page, 'TrackSubscribed', { identity: 'alice', kind: 'audio' }, 15_000, since);
     const speaking = await waitEvent(bob.page, 'ActiveSpeakersChanged', { first: 'alice' }, 5_000, since);
     const delay = speaking.at - sub.at;

@@ -1,28 +1,15 @@
 // LiveKit's two signalling protocols with the official livekit-client in Chromium: its default (single peer
 // connection, /rtc/v1) and `singlePeerConnection: false` (two peer connections, /rtc). Each test checks which one ran,
 // on both sides: the client engine's PC mode and Kite's session. Then a resume on v1 (signal-reconnect).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, type E2eServer } from './harness/kite.js';
+import { describe, expect, it } from 'vitest';
+import { e2eEnv } from './harness/setup.js';
+import type { Page } from 'playwright-core';
 import { evalRoom, inbound, joinRoom, pageNow, waitEvent, waitInbound, type Participant } from './harness/lk.js';
 
-let kite: E2eServer;
-let web: StaticServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  [kite, web, browser] = await Promise.all([startKite(), startStaticServer(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await kite?.close();
-});
+const env = e2eEnv();
 
 async function join(identity: string, room: string, roomOptions: object = {}): Promise<Participant> {
-  const p = await joinRoom(browser, `${web.url}/lk.html`, kite.wsUrl, await kite.token(identity, { room }), identity, roomOptions);
+  const p = await joinRoom(env.browser, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token(identity, { room }), identity, roomOptions);
   console.log(`[e2e/v1] ${identity} joined ${room} in ${Math.round(p.joinMs)} ms`);
   return p;
 }
@@ -39,7 +26,7 @@ function clientPath(page: Page): Promise<{ mode: string; subscriberPc: boolean; 
 
 /** Kite's side: the session's signalling protocol and what its one / two connections carry. */
 function serverPath(room: string, identity: string) {
-  const p = kite.server.rooms.getRoom(room)!.getParticipant(identity)!;
+  const p = env.kite.server.rooms.getRoom(room)!.getParticipant(identity)!;
   return { singlePeerConnection: p.singlePeerConnection, subscriberPrimary: p.subscriberPrimary, downTracks: p.subscriber.downTracks.length, sameTransport: p.subscriber.transport === p.publisher.transport };
 }
 
@@ -78,7 +65,7 @@ describe('signalling protocol', () => {
     // bob's one connection: data + 3 audio + 3 video recvonly m-lines from the start (alice's also carries her two tracks).
     expect(paths.bob.m).toBeGreaterThanOrEqual(7);
     expect(server.bob.downTracks).toBe(2);
-    expect(kite.logs()).not.toMatch(/subscriber negotiation failed/);
+    expect(env.kite.logs()).not.toMatch(/subscriber negotiation failed/);
     for (const p of [alice, bob]) await p.context.close();
   });
 
@@ -117,7 +104,7 @@ describe('resume on v1', () => {
       await evalRoom(alice.page, 'await room.localParticipant.setCameraEnabled(true);');
       await waitInbound(bob.page, 'alice', 'video', (s) => s.framesDecoded > 10, 15_000);
       const subject = who === 'alice' ? alice : bob;
-      const sidBefore = kite.server.rooms.getRoom(room)!.getParticipant(who)!.sid;
+      const sidBefore = env.kite.server.rooms.getRoom(room)!.getParticipant(who)!.sid;
       const since = await pageNow(subject.page);
       const bobSince = await pageNow(bob.page);
       const t0 = Date.now();
@@ -135,7 +122,7 @@ describe('resume on v1', () => {
       expect(bobEvents.filter((e) => e.name === 'ParticipantDisconnected')).toEqual([]);
       const after = serverPath(room, who);
       expect(after.singlePeerConnection).toBe(true);
-      expect(kite.server.rooms.getRoom(room)!.getParticipant(who)!.sid).toBe(sidBefore); // resumed, not rejoined
+      expect(env.kite.server.rooms.getRoom(room)!.getParticipant(who)!.sid).toBe(sidBefore); // resumed, not rejoined
       expect((await clientPath(subject.page)).mode).toBe('publisher-only');
       for (const p of [alice, bob]) await p.context.close();
     });

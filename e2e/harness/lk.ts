@@ -76,6 +76,22 @@ export async function waitInbound(
   throw new Error(`inbound ${kind} from ${identity} never satisfied the condition; last: ${JSON.stringify(last)}`);
 }
 
+/**
+ * evalRoom body: a steady 440 Hz tone (WebAudio) published as the microphone — a level speaker detection can rely
+ * on (Chromium's fake microphone only beeps).
+ */
+export const PUBLISH_TONE = `const ctx = new AudioContext();
+  await ctx.resume();
+  const osc = ctx.createOscillator();
+  osc.frequency.value = 440;
+  const gain = ctx.createGain();
+  gain.gain.value = 0.5;
+  const dest = ctx.createMediaStreamDestination();
+  osc.connect(gain).connect(dest);
+  osc.start();
+  window.tone = { ctx, osc };
+  await room.localParticipant.publishTrack(dest.stream.getAudioTracks()[0], { source: LK.Track.Source.Microphone, name: 'tone' });`;
+
 export function evalRoom<T>(page: Page, fn: string): Promise<T> {
   // Runs `fn` (the body of an async function with `room` and `LK` in scope) in the page.
   return page.evaluate(([body]) => new Function('room', 'LK', `return (async () => { ${body} })()`)((window as W).t.room, (window as W).LK), [fn] as const) as Promise<T>;
