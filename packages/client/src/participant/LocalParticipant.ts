@@ -14,7 +14,7 @@ import {
 } from '@kite/protocol';
 import { ParticipantEvent } from '../events.js';
 import type { RTCEngine } from '../engine/RTCEngine.js';
-import { platform, type CaptureRequest, type MediaTrack } from '../platform/types.js';
+import { platform, type MediaTrack } from '../platform/types.js';
 import { computeVideoEncodings, videoLayers, type EncodingOptions } from '../track/encodings.js';
 import { LocalAudioTrack, LocalTrack, LocalVideoTrack } from '../track/LocalTrack.js';
 import { LocalTrackPublication } from '../track/TrackPublication.js';
@@ -197,8 +197,6 @@ export class LocalParticipant extends Participant {
       height = dims.height;
       encodings = computeVideoEncodings(track.source === Track.Source.ScreenShare, width, height, opts);
       track.encodings = encodings;
-    } else if (opts.dtx === false || opts.stereo) {
-      encodings = undefined;
     }
     const transceiver = publisher.pc.addTransceiver(track.mediaStreamTrack, {
       direction: 'sendonly',
@@ -449,4 +447,3 @@ function wrapMediaTrack(media: MediaTrack, source?: Track.Source): LocalTrack {
   return track;
 }
 
-export type { CaptureRequest };

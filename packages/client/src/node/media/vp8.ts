@@ -13,6 +13,7 @@
  */
 import type { RtpPacket } from './rtp.js';
 import { seqDiff } from './rtp.js';
+import { rtp } from '@kite/sfu';
 
 /** Default largest RTP payload (descriptor included): leaves room for RTP header, extensions and SRTP in 1280+ byte paths. */
 export const VP8_MAX_PAYLOAD = 1200;
@@ -78,33 +79,18 @@ export interface Vp8DescriptorInfo {
   pictureId: number;
 }
 
-/** Parses the descriptor at the start of `payload` into `out` (reused, so nothing is allocated per packet). */
+const scratch = new rtp.Vp8Descriptor();
+
+/**
+ * Parses the descriptor at the start of `payload` into `out` (reused, so nothing is allocated per packet), with the
+ * SFU's own parser.
+ */
 export function parseVp8Descriptor(payload: Uint8Array, out: Vp8DescriptorInfo): Vp8DescriptorInfo {
-  const len = payload.length;
-  out.size = -1;
-  out.pictureId = -1;
-  if (len < 2) return out;
-  const b0 = payload[0];
-  out.start = (b0 & 0x10) !== 0;
-  out.partition = b0 & 0x07;
-  let p = 1;
-  if ((b0 & 0x80) !== 0) {
-    const x = payload[p++];
-    if ((x & 0x80) !== 0) {
-      if (p >= len) return out;
-      if ((payload[p] & 0x80) !== 0) {
-        if (p + 2 > len) return out;
-        out.pictureId = ((payload[p] & 0x7f) << 8) | payload[p + 1];
-        p += 2;
-      } else {
-        out.pictureId = payload[p++];
-      }
-    }
-    if ((x & 0x40) !== 0) p++; // TL0PICIDX
-    if ((x & 0x30) !== 0) p++; // TID/Y/KEYIDX
-  }
-  if (p >= len) return out; // no VP8 data
-  out.size = p;
+  const ok = scratch.parse(payload, 0, payload.length);
+  out.size = ok ? scratch.headerSize : -1;
+  out.start = scratch.start;
+  out.partition = scratch.partitionId;
+  out.pictureId = ok ? scratch.pictureId : -1;
   return out;
 }
 
