@@ -21,6 +21,8 @@ Flags:
   --port PORT           HTTP port (default 7880)
 `;
 
+const DRAIN_TIMEOUT_MS = Number(process.env.KITE_DRAIN_TIMEOUT_MS ?? 30_000);
+
 async function main(): Promise<void> {
   let parsed;
   try {
@@ -49,20 +51,29 @@ async function main(): Promise<void> {
     throw err;
   }
   const server = await createServer(config);
+  // In a cluster, a stop drains: rooms here may finish for DRAIN_TIMEOUT_MS, then their participants rejoin on
+  // another node. A second signal stops at once.
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    const done = (p: Promise<void>) =>
+      p.then(
+        () => process.exit(0),
+        (err) => {
+          server.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    if (stopping) {
+      server.log.info({ signal }, 'stopping now');
+      void done(server.close());
+      return;
+    }
     stopping = true;
-    server.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const drainMs = server.cluster ? DRAIN_TIMEOUT_MS : 0;
+    server.log.info({ signal, drainMs }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), drainMs + 15_000);
     force.unref();
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        server.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    void done(server.drain(drainMs));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

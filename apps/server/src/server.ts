@@ -18,6 +18,9 @@ import { startTurnService, type TurnService, type TurnEndpoints } from './turn/t
 import { newNodeId } from '@kite/protocol';
 import { WebhookNotifier, type WebhookTuning } from './webhooks/notifier.js';
 import { attachWebhooks } from './webhooks/roomEvents.js';
+import { ClusterNode, type ClusterOptions } from './routing/cluster.js';
+import { redisConfigured } from './routing/redis.js';
+import { LocalRouter } from './routing/router.js';
 
 export interface ServerOptions {
   /** Use this logger instead of creating one from `logging:`. */
@@ -26,6 +29,8 @@ export interface ServerOptions {
   logDestination?: NodeJS.WritableStream;
   /** Webhook delivery tuning (timeouts, retries, queue bounds); the defaults follow LiveKit's. */
   webhook?: Partial<WebhookTuning>;
+  /** Multi-node tuning (registry timing, routed call timeout); used only with `redis:`. */
+  cluster?: ClusterOptions;
 }
 
 export interface KiteServer {
@@ -43,6 +48,15 @@ export interface KiteServer {
   readonly turn?: KiteTurn;
   /** Webhook delivery when `webhook.urls` is set (queue and delivery figures in `stats()`). */
   readonly webhooks?: WebhookNotifier;
+  /** This node's id (`node_id`, or generated): its name in the cluster and in ServerInfo. */
+  readonly nodeId: string;
+  /** Multi-node membership when `redis:` is set: registry, router, signal relay. */
+  readonly cluster?: ClusterNode;
+  /**
+   * Graceful stop. With Redis: this node takes no new rooms, waits up to `timeoutMs` for its rooms to finish, then
+   * tells the participants still here to rejoin (they land on another node) and closes. Without: close().
+   */
+  drain(timeoutMs?: number): Promise<void>;
   /** Stops accepting, disconnects everyone, closes every socket and timer. Idempotent. */
   close(): Promise<void>;
 }
@@ -76,15 +90,22 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   TypedEventEmitter.onListenerError = (err, event) => log.error({ err, event }, 'event listener failed');
 
   const keys = new KeyProvider(cfg.keys);
-  const store: RoomStore = new LocalRoomStore();
+  const nodeId = cfg.node_id || newNodeId();
+  // With `redis:`, state goes to Redis and rooms may live on other nodes; without, everything stays in this process.
+  const cluster = redisConfigured(cfg.redis) ? await ClusterNode.connect(cfg, nodeId, log, options.cluster) : undefined;
+  const store: RoomStore = cluster?.store ?? new LocalRoomStore();
   const rooms = new RoomManager(cfg, store, log);
   // Webhooks: listening before anything can create a room.
   const webhooks = cfg.webhook.urls.length
     ? new WebhookNotifier({ ...options.webhook, urls: cfg.webhook.urls, apiKey: cfg.webhook.api_key, apiSecret: keys.secret(cfg.webhook.api_key)!, log: log.child({ component: 'webhook' }) })
     : undefined;
   if (webhooks) attachWebhooks(rooms, webhooks);
-  const roomService = new RoomService(store, new LocalRoomActions(rooms, cfg), cfg.limit);
-  const nodeId = cfg.node_id || newNodeId();
+  // A dead node's rooms are finished by the one node that cleaned them up.
+  if (webhooks) cluster?.on('roomReaped', (room) => webhooks.notify({ event: 'room_finished', room }));
+  const localActions = new LocalRoomActions(rooms, cfg);
+  const actions = cluster ? await cluster.start(rooms, localActions) : localActions;
+  const router = cluster?.router ?? new LocalRouter(nodeId);
+  const roomService = new RoomService(store, actions, cfg.limit);
 
   // Headers up to 1 MiB, as LiveKit (Go's http.DefaultMaxHeaderBytes): /rtc/v1 carries the whole JoinRequest, with the
   // client's first offer, in its URL (Node's default 16 KB would refuse an uncompressed one with 431).
@@ -110,7 +131,7 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   // TURN first: JoinResponses name its bound ports. The relay may reach Kite's media ports only (turn/relayPolicy.ts).
   const turnService = cfg.turn.enabled ? await startTurnService(cfg, { log, ice, muxPort: () => rtcNet.udpMux?.port }) : undefined;
   turnService?.watchRooms(rooms);
-  await registerRtcService(app, { config: cfg, keys, rooms, ice, log, nodeId });
+  await registerRtcService(app, { config: cfg, keys, rooms, store, router, relay: cluster?.relay, ice, log, nodeId });
   await registerMeet(app, cfg, log);
 
   // Listen: the first address through fastify, any others through plain servers that hand requests to it.
@@ -129,7 +150,7 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   }
   const url = `http://${hostForUrl(binds[0]!)}:${port}`;
   const rtc: KiteRtc = { udpPort: rtcNet.udpMux?.port, tcpPort: rtcNet.tcpMux.port, addresses: rtcNet.addresses };
-  log.info({ url, binds, port, rtc: { tcp_port: rtc.tcpPort, udp_port: rtc.udpPort, port_range: rtc.udpPort === undefined ? ice.portRange : undefined, addresses: rtc.addresses }, dev: cfg.development, webhooks: webhooks?.urls, meet: cfg.meet.enabled ? `${url}${cfg.meet.path}/` : undefined }, 'Kite server started');
+  log.info({ url, node: nodeId, cluster: !!cluster, binds, port, rtc: { tcp_port: rtc.tcpPort, udp_port: rtc.udpPort, port_range: rtc.udpPort === undefined ? ice.portRange : undefined, addresses: rtc.addresses }, dev: cfg.development, webhooks: webhooks?.urls, meet: cfg.meet.enabled ? `${url}${cfg.meet.path}/` : undefined }, 'Kite server started');
 
   let closing: Promise<void> | undefined;
   const turn: KiteTurn | undefined = turnService && {
@@ -138,6 +159,23 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
     certificateSpki: turnService.certificate?.spki,
     service: turnService,
   };
+  const close = () =>
+    (closing ??= (async () => {
+      // In a cluster the participants still here rejoin, and land on another node: stop taking rooms first.
+      await cluster?.drain().catch((err: Error) => log.warn({ err: err.message }, 'drain announcement failed'));
+      await rooms.close(!!cluster);
+      // The rooms' last events (participant_left, room_finished) are queued: deliver them while the rest stops,
+      // for at most the webhook close timeout.
+      const flushed = webhooks?.close();
+      await turnService?.close();
+      await rtcNet.close();
+      await Promise.all(extra.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await app.close();
+      await store.close();
+      await cluster?.close();
+      await flushed;
+      log.info('Kite server stopped');
+    })());
   return {
     config: cfg,
     port,
@@ -148,20 +186,17 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
     rtc,
     turn,
     webhooks,
-    close() {
-      return (closing ??= (async () => {
-        await rooms.close();
-        // The rooms' last events (participant_left, room_finished) are queued: deliver them while the rest stops,
-        // for at most the webhook close timeout.
-        const flushed = webhooks?.close();
-        await turnService?.close();
-        await rtcNet.close();
-        await Promise.all(extra.map((s) => new Promise<void>((r) => s.close(() => r()))));
-        await app.close();
-        await store.close();
-        await flushed;
-        log.info('Kite server stopped');
-      })());
+    nodeId,
+    cluster,
+    async drain(timeoutMs = 0) {
+      if (cluster && !closing) {
+        await cluster.drain();
+        log.info({ rooms: rooms.size, timeoutMs }, 'draining: no new rooms; waiting for rooms to finish');
+        const until = Date.now() + timeoutMs;
+        while (rooms.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      }
+      await close();
     },
+    close,
   };
 }

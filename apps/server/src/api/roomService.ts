@@ -1,19 +1,21 @@
 // RoomService: grant checks, argument limits and reads, as LiveKit's roomservice.go does them. Actions on a room
 // go through RoomActions, which runs them on the node hosting the room (this one, or another through Redis).
-import type {
-  CreateRoomRequest,
-  DeleteRoomRequest,
-  ListParticipantsRequest,
-  ListRoomsRequest,
-  MuteRoomTrackRequest,
-  ParticipantInfo,
-  Room,
-  RoomParticipantIdentity,
-  SendDataRequest,
-  TrackInfo,
-  UpdateParticipantRequest,
-  UpdateRoomMetadataRequest,
-  UpdateSubscriptionsRequest,
+import {
+  RoomServiceMethods,
+  type MessageCodec,
+  type RoomServiceMethod,
+  type CreateRoomRequest,
+  type DeleteRoomRequest,
+  type ListParticipantsRequest,
+  type ListRoomsRequest,
+  type MuteRoomTrackRequest,
+  type ParticipantInfo,
+  type Room,
+  type RoomParticipantIdentity,
+  type SendDataRequest,
+  type UpdateParticipantRequest,
+  type UpdateRoomMetadataRequest,
+  type UpdateSubscriptionsRequest,
 } from '@kite/protocol';
 import type { ClaimGrants } from '../auth/tokens.js';
 import type { LimitConfig } from '../config/index.js';
@@ -21,17 +23,28 @@ import { ServiceError, errParticipantNotFound, errPermissionDenied, errRoomNotFo
 import type { RoomStore } from '../rooms/store.js';
 import type { RoomServiceHandlers } from './twirp.js';
 
-/** What RoomService asks of the node that hosts a room. */
-export interface RoomActions {
-  createRoom(req: CreateRoomRequest): Promise<Room>;
-  deleteRoom(room: string): Promise<void>;
-  updateRoomMetadata(room: string, metadata: string): Promise<Room>;
-  sendData(req: SendDataRequest): Promise<void>;
-  removeParticipant(room: string, identity: string): Promise<void>;
-  mutePublishedTrack(req: MuteRoomTrackRequest): Promise<TrackInfo>;
-  updateParticipant(req: UpdateParticipantRequest): Promise<ParticipantInfo>;
-  updateSubscriptions(req: UpdateSubscriptionsRequest): Promise<void>;
-}
+/** The RoomService calls that act on a live room: they run on the node that hosts it. */
+export const ROOM_ACTIONS = [
+  'CreateRoom',
+  'DeleteRoom',
+  'UpdateRoomMetadata',
+  'SendData',
+  'RemoveParticipant',
+  'MutePublishedTrack',
+  'UpdateParticipant',
+  'UpdateSubscriptions',
+] as const satisfies readonly RoomServiceMethod[];
+export type RoomAction = (typeof ROOM_ACTIONS)[number];
+
+type Codec<M extends RoomServiceMethod, K extends 'request' | 'response'> = (typeof RoomServiceMethods)[M][K] extends MessageCodec<infer T> ? T : never;
+export type ActionRequest<M extends RoomAction> = Codec<M, 'request'>;
+export type ActionResponse<M extends RoomAction> = Codec<M, 'response'>;
+
+/**
+ * What RoomService asks of the node that hosts a room, one method per Twirp call with its own request and response
+ * messages (so another node can be asked the same thing over the bus, in protobuf).
+ */
+export type RoomActions = { [M in RoomAction]: (req: ActionRequest<M>) => Promise<ActionResponse<M>> };
 
 function requireCreate(g?: ClaimGrants) {
   if (!g?.video?.roomCreate) throw errPermissionDenied();
@@ -100,7 +113,7 @@ export class RoomService {
       throw new ServiceError('invalid_argument', `room name length exceeds limits: max length ${this.limits.max_room_name_length}`);
     }
     this.checkMetadata(req.metadata);
-    return this.actions.createRoom(req);
+    return this.actions.CreateRoom(req);
   }
 
   async listRooms(req: ListRoomsRequest, g?: ClaimGrants) {
@@ -111,8 +124,7 @@ export class RoomService {
   async deleteRoom(req: DeleteRoomRequest, g?: ClaimGrants) {
     requireCreate(g);
     if (!(await this.store.loadRoom(req.room))) throw errRoomNotFound();
-    await this.actions.deleteRoom(req.room);
-    return {};
+    return this.actions.DeleteRoom(req);
   }
 
   async listParticipants(req: ListParticipantsRequest, g?: ClaimGrants) {
@@ -130,14 +142,13 @@ export class RoomService {
   async removeParticipant(req: RoomParticipantIdentity, g?: ClaimGrants) {
     requireAdmin(g, req.room);
     await this.requireParticipant(req.room, req.identity);
-    await this.actions.removeParticipant(req.room, req.identity);
-    return {};
+    return this.actions.RemoveParticipant(req);
   }
 
   async mutePublishedTrack(req: MuteRoomTrackRequest, g?: ClaimGrants) {
     requireAdmin(g, req.room);
     await this.requireParticipant(req.room, req.identity);
-    return { track: await this.actions.mutePublishedTrack(req) };
+    return this.actions.MutePublishedTrack(req);
   }
 
   async updateParticipant(req: UpdateParticipantRequest, g?: ClaimGrants): Promise<ParticipantInfo> {
@@ -146,14 +157,13 @@ export class RoomService {
     this.checkAttributes(req.attributes);
     requireAdmin(g, req.room);
     await this.requireParticipant(req.room, req.identity);
-    return this.actions.updateParticipant(req);
+    return this.actions.UpdateParticipant(req);
   }
 
   async updateSubscriptions(req: UpdateSubscriptionsRequest, g?: ClaimGrants) {
     requireAdmin(g, req.room);
     await this.requireParticipant(req.room, req.identity);
-    await this.actions.updateSubscriptions(req);
-    return {};
+    return this.actions.UpdateSubscriptions(req);
   }
 
   async sendData(req: SendDataRequest, g?: ClaimGrants) {
@@ -162,14 +172,13 @@ export class RoomService {
       throw new ServiceError('invalid_argument', `nonce should be 16-bytes or not present, got: ${req.nonce.length} bytes`);
     }
     if (!(await this.store.loadRoom(req.room))) throw errRoomNotFound();
-    await this.actions.sendData(req);
-    return {};
+    return this.actions.SendData(req);
   }
 
   async updateRoomMetadata(req: UpdateRoomMetadataRequest, g?: ClaimGrants): Promise<Room> {
     this.checkMetadata(req.metadata);
     requireAdmin(g, req.room);
     if (!(await this.store.loadRoom(req.room))) throw errRoomNotFound();
-    return this.actions.updateRoomMetadata(req.room, req.metadata);
+    return this.actions.UpdateRoomMetadata(req);
   }
 }

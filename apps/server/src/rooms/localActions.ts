@@ -3,9 +3,12 @@ import {
   DataPacket_Kind,
   DisconnectReason,
   type CreateRoomRequest,
+  type DeleteRoomRequest,
   type MuteRoomTrackRequest,
+  type RoomParticipantIdentity,
   type SendDataRequest,
   type UpdateParticipantRequest,
+  type UpdateRoomMetadataRequest,
   type UpdateSubscriptionsRequest,
 } from '@kite/protocol';
 import type { RoomActions } from '../api/roomService.js';
@@ -31,19 +34,20 @@ export class LocalRoomActions implements RoomActions {
     return p;
   }
 
-  createRoom(req: CreateRoomRequest) {
+  CreateRoom(req: CreateRoomRequest) {
     return this.rooms.createRoom(req);
   }
 
-  async deleteRoom(name: string) {
-    if (!(await this.rooms.deleteRoom(name))) throw errRoomNotFound();
+  async DeleteRoom(req: DeleteRoomRequest) {
+    if (!(await this.rooms.deleteRoom(req.room))) throw errRoomNotFound();
+    return {};
   }
 
-  async updateRoomMetadata(name: string, metadata: string) {
-    return this.room(name).setMetadata(metadata);
+  async UpdateRoomMetadata(req: UpdateRoomMetadataRequest) {
+    return this.room(req.room).setMetadata(req.metadata);
   }
 
-  async sendData(req: SendDataRequest) {
+  async SendData(req: SendDataRequest) {
     const kind = req.kind === DataPacket_Kind.LOSSY ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
     this.room(req.room).sendServerData(
       {
@@ -58,23 +62,25 @@ export class LocalRoomActions implements RoomActions {
       },
       kind,
     );
+    return {};
   }
 
-  async removeParticipant(room: string, identity: string) {
-    this.participant(room, identity).close(DisconnectReason.PARTICIPANT_REMOVED);
+  async RemoveParticipant(req: RoomParticipantIdentity) {
+    this.participant(req.room, req.identity).close(DisconnectReason.PARTICIPANT_REMOVED);
+    return {};
   }
 
-  async mutePublishedTrack(req: MuteRoomTrackRequest) {
+  async MutePublishedTrack(req: MuteRoomTrackRequest) {
     const p = this.participant(req.room, req.identity);
     const track = p.tracks.get(req.trackSid);
     if (!track) throw errTrackNotFound();
     if (!req.muted && track.info.muted && !this.config.room.enable_remote_unmute) throw errRemoteUnmuteNotEnabled();
     // The publisher's client mutes its track and confirms with a mute request of its own; update at once as well.
     p.send({ mute: { sid: req.trackSid, muted: req.muted } });
-    return p.setTrackMuted(req.trackSid, req.muted)!;
+    return { track: p.setTrackMuted(req.trackSid, req.muted)! };
   }
 
-  async updateParticipant(req: UpdateParticipantRequest) {
+  async UpdateParticipant(req: UpdateParticipantRequest) {
     const p = this.participant(req.room, req.identity);
     p.update({
       metadata: req.metadata || undefined,
@@ -85,8 +91,9 @@ export class LocalRoomActions implements RoomActions {
     return p.toProto();
   }
 
-  async updateSubscriptions(req: UpdateSubscriptionsRequest) {
+  async UpdateSubscriptions(req: UpdateSubscriptionsRequest) {
     const p = this.participant(req.room, req.identity);
     p.onUpdateSubscription(req.trackSids, req.participantTracks, req.subscribe);
+    return {};
   }
 }

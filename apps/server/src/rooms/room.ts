@@ -353,14 +353,14 @@ export class LiveRoom extends TypedEventEmitter<RoomEvents> implements Participa
     this.closeTimer = undefined;
   }
 
-  /** Closes the room, disconnecting everyone with `disconnectReason`. */
-  close(reason: string, disconnectReason: DisconnectReason = DisconnectReason.ROOM_CLOSED): void {
+  /** Closes the room, disconnecting everyone with `disconnectReason` (and telling them to rejoin with action RECONNECT). */
+  close(reason: string, disconnectReason: DisconnectReason = DisconnectReason.ROOM_CLOSED, action = LeaveRequest_Action.DISCONNECT): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     this.cancelCloseTimer();
     this.speakers.close();
     this.quality.close();
-    for (const p of [...this.participants.values()]) p.close(disconnectReason);
+    for (const p of [...this.participants.values()]) p.close(disconnectReason, true, action);
     this.flushUpdates();
     this.log.info({ room: this.name, sid: this.sid, reason }, 'room closed');
     this.emit('closed', this, reason);

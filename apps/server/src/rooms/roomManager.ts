@@ -1,5 +1,5 @@
 // The rooms this node hosts. Creates them (by API or first join), closes them, and mirrors their state to the store.
-import { DisconnectReason, TypedEventEmitter, type CreateRoomRequest, type Room } from '@kite/protocol';
+import { DisconnectReason, LeaveRequest_Action, TypedEventEmitter, type CreateRoomRequest, type Room } from '@kite/protocol';
 import type { Participant } from '../rtc/participant.js';
 import type { KiteConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
@@ -30,6 +30,26 @@ export class RoomManager extends TypedEventEmitter<RoomManagerEvents> {
 
   get size(): number {
     return this.rooms.size;
+  }
+
+  /** The live rooms (open ones). */
+  all(): LiveRoom[] {
+    return [...this.rooms.values()];
+  }
+
+  /** Load figures the node registry publishes. */
+  stats(): { rooms: number; participants: number } {
+    let participants = 0;
+    for (const r of this.rooms.values()) participants += r.participantCount;
+    return { rooms: this.rooms.size, participants };
+  }
+
+  /** Writes every room's and participant's state to the store again (after the store lost it). */
+  async persistAll(): Promise<void> {
+    for (const room of this.rooms.values()) {
+      await this.persist(room);
+      for (const p of room.allParticipants()) if (!p.isClosed && !p.hidden) await this.store.storeParticipant(room.name, p.toProto());
+    }
   }
 
   /** Creates the room if it does not exist; returns the existing one otherwise (as LiveKit's CreateRoom does). */
@@ -109,7 +129,9 @@ export class RoomManager extends TypedEventEmitter<RoomManagerEvents> {
     return true;
   }
 
-  async close(): Promise<void> {
-    for (const room of [...this.rooms.values()]) room.close('server shutdown', DisconnectReason.SERVER_SHUTDOWN);
+  /** Closes every room. `rejoin`: participants are told to reconnect (to another node, after a drain). */
+  async close(rejoin = false): Promise<void> {
+    const action = rejoin ? LeaveRequest_Action.RECONNECT : LeaveRequest_Action.DISCONNECT;
+    for (const room of [...this.rooms.values()]) room.close('server shutdown', DisconnectReason.SERVER_SHUTDOWN, action);
   }
 }

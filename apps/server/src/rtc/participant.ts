@@ -1025,17 +1025,18 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   }
 
   /**
-   * Removes the participant: tells the client why (unless it left by itself), closes both peer connections and
+   * Removes the participant: tells the client why (unless it left by itself) and what to do, closes both peer connections and
    * the WebSocket. The room announces the departure.
    */
-  close(reason: DisconnectReason, sendLeave = true): void {
+  close(reason: DisconnectReason, sendLeave = true, action = LeaveRequest_Action.DISCONNECT): void {
     if (this.closed) return;
     this.closed = true;
     this.disconnectReason = reason;
     this.state = ParticipantInfo_State.DISCONNECTED;
     clearInterval(this.livenessTimer);
     if (sendLeave && !this.signal.isClosed) {
-      this.signal.send({ leave: { canReconnect: false, reason, action: LeaveRequest_Action.DISCONNECT } });
+      // RECONNECT: the client rejoins at once (a draining node sends its participants elsewhere this way).
+      this.signal.send({ leave: { canReconnect: action !== LeaveRequest_Action.DISCONNECT, reason, action } });
     }
     this.signal.close(CloseCode.normal, DisconnectReason[reason] ?? 'closed');
     for (const sid of this.subscribedTrackSids) this.unsubscribeFrom(sid);

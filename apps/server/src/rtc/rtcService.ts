@@ -21,6 +21,9 @@ import type { KeyProvider } from '../auth/tokens.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../logger.js';
 import type { RoomManager } from '../rooms/roomManager.js';
+import type { RoomStore } from '../rooms/store.js';
+import type { Router } from '../routing/router.js';
+import type { RelayedConnect, SignalRelay } from '../routing/signalRelay.js';
 import { checkConnect, checkConnectV1, type ConnectParams } from './connectRequest.js';
 import { Participant, PING_INTERVAL, PING_TIMEOUT } from './participant.js';
 import { CloseCode, SignalConnection } from './signalConnection.js';
@@ -30,59 +33,101 @@ export interface RtcServiceOptions {
   config: KiteConfig;
   keys: KeyProvider;
   rooms: RoomManager;
+  /** Room state of every node (the rooms this node hosts are also in `rooms`). */
+  store: RoomStore;
+  /** Which node hosts a room (always this one without Redis). */
+  router: Router;
+  /** Multi-node: relays signalling for rooms hosted elsewhere. */
+  relay?: SignalRelay;
   ice: IceOptions;
   log: Logger;
   nodeId: string;
 }
 
 type Query = Record<string, string | undefined>;
+type Validation = { ok: true; params: ConnectParams } | { ok: false; status: number; message: string };
 
 declare module 'fastify' {
   interface FastifyRequest {
     kiteConnect?: ConnectParams;
+    /** The node hosting the room, when it is not this one. */
+    kiteRelayTo?: string;
   }
 }
 
 export async function registerRtcService(app: FastifyInstance, opts: RtcServiceOptions): Promise<void> {
-  const { config, rooms, log } = opts;
+  const { config, rooms, store, router, relay, log } = opts;
   await app.register(websocket, { options: { maxPayload: config.limit.signal_message_size_limit } });
 
-  /** The checks of validateInternal: token, grants (and for v1 the join_request), room existence and capacity. */
-  async function validate(req: FastifyRequest, v1 = false): Promise<{ ok: true; params: ConnectParams } | { ok: false; status: number; message: string }> {
-    const check = await (v1 ? checkConnectV1 : checkConnect)(req.query as Query, req.headers.authorization, opts.keys, req.headers['user-agent']);
+  /**
+   * The checks of validateInternal: token, grants (and for v1 the join_request), room existence and capacity. A room
+   * hosted elsewhere is checked on its stored state here, and again by its node when the session reaches it.
+   */
+  async function validate(c: RelayedConnect): Promise<Validation> {
+    const check = await (c.v1 ? checkConnectV1 : checkConnect)(c.query, c.authorization, opts.keys, c.userAgent);
     if (!check.ok) return check;
-    const room = rooms.getRoom(check.params.roomName);
-    if (!room && !config.room.auto_create && !check.params.grants.video?.roomCreate) {
+    const { roomName, identity } = check.params;
+    const room = rooms.getRoom(roomName);
+    const stored = room ? undefined : await store.loadRoom(roomName);
+    if (!room && !stored && !config.room.auto_create && !check.params.grants.video?.roomCreate) {
       return { ok: false, status: 404, message: 'requested room does not exist' };
     }
-    if (room?.isFull(check.params.identity)) return { ok: false, status: 503, message: 'room is full' };
+    const full = room
+      ? room.isFull(identity)
+      : !!stored && stored.maxParticipants > 0 && stored.numParticipants >= stored.maxParticipants && !(await store.loadParticipant(roomName, identity));
+    if (full) return { ok: false, status: 503, message: 'room is full' };
     return check;
   }
+
+  const connectOf = (req: FastifyRequest, v1: boolean): RelayedConnect => ({
+    query: req.query as Query,
+    authorization: req.headers.authorization,
+    userAgent: req.headers['user-agent'],
+    v1,
+  });
 
   const refuse = (reply: FastifyReply, status: number, message: string) =>
     reply.code(status).header('access-control-allow-origin', '*').type('text/plain').send(message);
 
   for (const [path, v1] of [['/rtc/validate', false], ['/rtc/v1/validate', true]] as const) {
     app.get(path, async (req, reply) => {
-      const v = await validate(req, v1);
+      const v = await validate(connectOf(req, v1));
       if (!v.ok) return refuse(reply, v.status, v.message);
       return reply.header('access-control-allow-origin', '*').type('text/plain').send('success');
     });
   }
 
-  /** Refuses an upgrade that fails validation with LiveKit's status and text; a plain GET goes on to a 404. */
+  /**
+   * Refuses an upgrade that fails validation with LiveKit's status and text (a plain GET goes on to a 404), and finds
+   * the room's node: a new room is placed now; a resume goes where the session lives (if no live node has it, the
+   * local path refuses it and the client rejoins).
+   */
   const checkUpgrade = (v1: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return; // plain GET: 404 below, as LiveKit
-    const v = await validate(req, v1);
+    const v = await validate(connectOf(req, v1));
     if (!v.ok) {
       log.info({ status: v.status, reason: v.message, url: redactUrl(req.url) }, 'signal connection refused');
       return refuse(reply, v.status, v.message);
     }
+    let host: string | undefined;
+    try {
+      host = await router.hostOf(v.params.roomName, !v.params.reconnect);
+    } catch (err) {
+      log.error({ err: (err as Error).message, room: v.params.roomName }, 'room placement failed');
+      return refuse(reply, 503, 'no node available for the room');
+    }
+    if (!host && !v.params.reconnect) return refuse(reply, 503, 'no node available for the room');
     req.kiteConnect = v.params;
+    if (host && host !== opts.nodeId) req.kiteRelayTo = host;
   };
-  const openSession = (socket: WebSocket, req: FastifyRequest) => {
-    const params = req.kiteConnect!;
-    const signal = new SignalConnection(socket, log);
+  const openSession = (v1: boolean) => (socket: WebSocket, req: FastifyRequest) => {
+    if (req.kiteRelayTo && relay) {
+      relay.relay(socket, req.kiteRelayTo, connectOf(req, v1));
+      return;
+    }
+    runSession(new SignalConnection(socket, log), req.kiteConnect!);
+  };
+  const runSession = (signal: SignalConnection, params: ConnectParams) => {
     void startSession(signal, params, opts).catch((err: Error) => {
       log.error({ err: err.message }, 'join failed');
       signal.send({ leave: { reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT } });
@@ -95,8 +140,28 @@ export async function registerRtcService(app: FastifyInstance, opts: RtcServiceO
       url,
       preValidation: checkUpgrade(v1),
       handler: async (_req, reply) => reply.code(404).type('text/plain').send(''),
-      wsHandler: openSession,
+      wsHandler: openSession(v1),
     });
+  }
+
+  // Sessions another node accepted for a room hosted here: checked again here (this node's view of the room is the
+  // authoritative one), then run like a direct one.
+  if (relay) {
+    relay.accept = (socket, connect) => {
+      const signal = new SignalConnection(socket, log);
+      void validate(connect).then(
+        (v) => {
+          if (v.ok) return runSession(signal, v.params);
+          log.info({ status: v.status, reason: v.message }, 'relayed signal connection refused');
+          signal.send({ leave: { reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT } });
+          signal.close(CloseCode.policyViolation, v.message);
+        },
+        (err: Error) => {
+          log.error({ err: err.message }, 'relayed session check failed');
+          signal.close(CloseCode.internalError, 'join failed');
+        },
+      );
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 // One signalling WebSocket: SignalRequest in, SignalResponse out. Binary protobuf by default; a client that sends
 // a text frame is answered in proto3 JSON from then on (as LiveKit's wsprotocol does).
-import type { WebSocket, RawData } from 'ws';
+import type { RawData } from 'ws';
 import { ProtocolError, SignalRequest, SignalResponse, type PartialMessage } from '@kite/protocol';
 import type { Logger } from '../logger.js';
 
@@ -22,6 +22,21 @@ export interface SignalHandlers {
   onClose(code: number, reason: string): void;
 }
 
+/**
+ * What a SignalConnection needs of its socket: a `ws` WebSocket satisfies it, and so does a relayed session whose
+ * socket is on another node (routing/signalRelay.ts).
+ */
+export interface SignalSocket {
+  /** WebSocket ready states: 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  send(data: Uint8Array | string): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
 export class SignalConnection {
   private json = false;
   private closed = false;
@@ -32,7 +47,7 @@ export class SignalConnection {
   lastSeen = Date.now();
 
   constructor(
-    readonly socket: WebSocket,
+    readonly socket: SignalSocket,
     private readonly log: Logger,
   ) {
     socket.on('message', (data, isBinary) => {
