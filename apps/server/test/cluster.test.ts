@@ -9,10 +9,11 @@ import { Redis } from 'ioredis';
 import { DataPacket_Kind, RoomServiceClient, TwirpError, WebhookReceiver, type WebhookEvent } from 'livekit-server-sdk';
 import { DisconnectReason, LeaveRequest_Action } from '@kite/protocol';
 import { API_KEY, API_SECRET, startServer, type TestServer } from './helpers.js';
-import { Clients, waitUntil } from './support/harness.js';
+import { ConnectionState, Room, RoomEvent } from '@kite/client';
+import { Clients, makeToken, waitUntil } from './support/harness.js';
 import { LkClient } from './support/lkClient.js';
 import { Vp8Source, pump, type Pump } from './support/media.js';
-import { sleep, startKiteProcess, startRedis, type KiteProcess, type RedisProcess } from './support/processes.js';
+import { freePort, sleep, startKiteProcess, startRedis, type KiteProcess, type RedisProcess } from './support/processes.js';
 
 const K = {
   nodes: '{kite}:nodes',
@@ -136,8 +137,10 @@ describe('multi-node through Redis', () => {
   it('a participant whose WebSocket is on B joins a room hosted on A and exchanges media with one on A', async () => {
     const room = 'media-across';
     await svc(a.url).createRoom({ name: room });
+    let t0 = Date.now();
     alice = await clientsA.join('alice', room);
-    const t0 = Date.now();
+    const directJoinMs = Date.now() - t0;
+    t0 = Date.now();
     bob = await clientsB.join('bob', room, { grant: { canUpdateOwnMetadata: true } });
     const relayedJoinMs = Date.now() - t0;
     // The JoinResponse is A's: its node id, its ICE candidates (media goes straight to A).
@@ -159,7 +162,7 @@ describe('multi-node through Redis', () => {
     bob.updateMetadata({ metadata: 'via-b' });
     await alice.until(() => alice.participants.get('bob')?.metadata === 'via-b', 5000, 'bob’s metadata at alice');
     expect((await svc(b.url).getParticipant(room, 'bob')).metadata).toBe('via-b');
-    console.log(`[cluster] join through the relaying node ${relayedJoinMs} ms; ping through the relay ${rttMs} ms`);
+    console.log(`[cluster] join (WebSocket open → JoinResponse): on the hosting node ${directJoinMs} ms, through the relaying node ${relayedJoinMs} ms; ping through the relay ${rttMs} ms`);
   });
 
   it('RoomService calls through B act on the room A hosts', async () => {
@@ -249,6 +252,44 @@ describe('multi-node through Redis', () => {
     expect(names[names.length - 1]).toBe('room_finished');
   });
 
+  it('@kite/client through B into a room on A: a dropped signal connection resumes through the relay, a refused resume rejoins', async () => {
+    const room = 'resume-across';
+    await svc(a.url).createRoom({ name: room });
+    const hana = new Room({ reconnectDelays: [0, 200, 400, 800] });
+    const ivan = new Room();
+    try {
+      await ivan.connect(a.url, await makeToken('ivan', { roomJoin: true, room }));
+      await hana.connect(b.url, await makeToken('hana', { roomJoin: true, room, canUpdateOwnMetadata: true }));
+      expect(a.server.rooms.getRoom(room)?.getParticipant('hana')).toBeDefined();
+      const sid = hana.localParticipant.sid;
+      const seen: string[] = [];
+      hana.on(RoomEvent.SignalReconnecting, () => seen.push('signalReconnecting'));
+      hana.on(RoomEvent.Reconnecting, () => seen.push('reconnecting'));
+      hana.on(RoomEvent.Reconnected, () => seen.push('reconnected'));
+      const reconnected = () => new Promise<void>((r) => hana.once(RoomEvent.Reconnected, () => r()));
+
+      // The WebSocket to B drops: the client resumes through B, A keeps the session (same sid).
+      let done = reconnected();
+      await hana.simulateScenario('signal-reconnect');
+      await done;
+      expect(hana.localParticipant.sid).toBe(sid);
+      await hana.localParticipant.setMetadata('after-resume');
+      await waitUntil(() => ivan.remoteParticipants.get('hana')?.metadata === 'after-resume', 5000, 'metadata after the resume');
+
+      // A refuses the resume (the session is gone): a full rejoin, still through B, still into A's room.
+      done = reconnected();
+      await hana.simulateScenario('node-failure');
+      await done;
+      expect(hana.state).toBe(ConnectionState.Connected);
+      await waitUntil(() => ivan.remoteParticipants.has('hana'), 5000, 'hana back at ivan');
+      expect(a.server.rooms.getRoom(room)?.getParticipant('hana')).toBeDefined();
+      console.log(`[cluster] @kite/client through the relay: ${seen.join(' → ')}`);
+    } finally {
+      await Promise.allSettled([hana.disconnect(), ivan.disconnect()]);
+      await svc(a.url).deleteRoom(room).catch(() => {});
+    }
+  });
+
   it('Redis work per join, direct and relayed', async () => {
     // Commands the registry runs in the background (heartbeats, reaping) are left out; the rest is the join's.
     const background = new Set(['set', 'smembers', 'mget', 'exists', 'info', 'config|resetstat']);
@@ -301,6 +342,32 @@ describe('multi-node through Redis', () => {
     } finally {
       await c.server.close();
     }
+  });
+
+  it('SIGTERM drains the binary: participants are told to rejoin, the node leaves the registry, the process exits 0', async () => {
+    const d = await startKiteProcess({ ...clusterConfig(), node_id: 'node-d' }, { KITE_DRAIN_TIMEOUT_MS: '500' });
+    try {
+      await svc(d.url).createRoom({ name: 'room-on-d' });
+      expect(await rc.hget(K.map, 'room-on-d')).toBe('node-d');
+      const gina = await new Clients(() => ({ url: d.url }) as TestServer).join('gina', 'room-on-d');
+      d.proc.kill('SIGTERM');
+      const leave = await gina.waitFor('leave', () => true, { timeoutMs: 10_000 });
+      expect(leave).toMatchObject({ action: LeaveRequest_Action.RECONNECT, reason: DisconnectReason.SERVER_SHUTDOWN });
+      expect(await d.exited).toEqual({ code: 0, signal: null });
+      expect(await rc.sismember(K.nodes, 'node-d')).toBe(0);
+      expect(await rc.exists(K.node('node-d'))).toBe(0);
+      expect(await rc.hexists(K.rooms, 'room-on-d')).toBe(0);
+      await gina.dispose();
+    } finally {
+      await d.stop('SIGKILL');
+    }
+  });
+
+  it('a node that cannot reach Redis does not start, and says why', async () => {
+    const port = await freePort();
+    const err = await startServer({ keys: { [API_KEY]: API_SECRET }, redis: { address: `127.0.0.1:${port}` } }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/cannot connect to Redis/);
   });
 
   it('SIGKILL of node B: A’s rooms keep working, B’s state is gone from Redis within 30 s, its rooms move to A', async () => {
