@@ -66,7 +66,7 @@ describe('@kite/client and livekit-client in one room', () => {
       await waitEvent(viewer.page, 'TrackSubscribed', { identity: other, kind: 'video' });
       await waitEvent(viewer.page, 'TrackSubscribed', { identity: other, kind: 'audio' });
       const video = await waitInbound(viewer.page, other, 'video', (s) => s.framesDecoded > 30 && s.frameWidth > 0, 20_000);
-      const audio = await waitInbound(viewer.page, other, 'audio', (s) => s.packetsReceived > 100 && ((s as { audioLevel?: number }).audioLevel ?? 0) > 0.1, 20_000);
+      const audio = await waitInbound(viewer.page, other, 'audio', (s) => s.packetsReceived > 100 && (s.audioLevel ?? 0) > 0.1, 20_000);
       console.log(`[e2e] ${viewer.identity} sees ${other}: ${video.stats.framesDecoded} frames ${video.stats.frameWidth}x${video.stats.frameHeight} (${video.ms} ms); hears ${audio.stats.packetsReceived} audio packets, level ${JSON.stringify((audio.stats as { audioLevel?: number }).audioLevel)}`);
       expect(video.stats.framesDecoded).toBeGreaterThan(30);
       expect(audio.stats.packetsReceived).toBeGreaterThan(100);

@@ -51,6 +51,8 @@ export interface Inbound {
   framesPerSecond: number;
   /** The decoded codec, e.g. video/VP9. */
   mimeType: string;
+  /** Audio only: the last played level, 0..1. */
+  audioLevel?: number;
 }
 
 export function inbound(page: Page, identity: string, kind: 'video' | 'audio', source?: string): Promise<Inbound | undefined> {
