@@ -144,6 +144,28 @@ const t = {
     }
     return out;
   },
+  /**
+   * The publisher's view of its uplink: the send-side estimate (availableOutgoingBitrate of the selected pair) and, per
+   * rid of the camera, what the encoder targets and sends and whether bandwidth limits it.
+   */
+  async publisherBwe(source = 'camera') {
+    const pc = nativePc('publisher');
+    if (!pc) return undefined;
+    const report = await pc.getStats();
+    let available = 0;
+    for (const s of report.values()) if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') available = Math.max(available, s.availableOutgoingBitrate ?? 0);
+    let pub;
+    for (const p of t.room.localParticipant.trackPublications.values()) if (p.source === source && p.kind === 'video') pub = p;
+    const sender = nativeSender(pub?.track);
+    const layers = {};
+    if (sender) {
+      for (const s of (await sender.getStats()).values()) {
+        if (s.type !== 'outbound-rtp') continue;
+        layers[s.rid ?? ''] = { bytesSent: s.bytesSent ?? 0, framesEncoded: s.framesEncoded ?? 0, frameWidth: s.frameWidth ?? 0, targetBitrate: s.targetBitrate ?? 0, limitation: s.qualityLimitationReason ?? '' };
+      }
+    }
+    return { at: performance.now(), available, layers };
+  },
   /** Sum of the m-lines in the subscriber connection's remote description (what the server offered). */
   subscriberMLines() {
     const pc = nativePc('subscriber');

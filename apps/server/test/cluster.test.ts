@@ -10,9 +10,9 @@ import { DataPacket_Kind, RoomServiceClient, TwirpError, WebhookReceiver, type W
 import { DisconnectReason, LeaveRequest_Action } from '@kite/protocol';
 import { API_KEY, API_SECRET, startServer, type TestServer } from './helpers.js';
 import { ConnectionState, Room, RoomEvent } from '@kite/client';
-import { Clients, makeToken, waitUntil } from './support/harness.js';
+import { Clients, makeToken, publishGeneratedVideo, waitUntil } from './support/harness.js';
 import { LkClient } from './support/lkClient.js';
-import { Vp8Source, pump, type Pump } from './support/media.js';
+import type { Pump } from './support/media.js';
 import { freePort, sleep, startKiteProcess, startRedis, type KiteProcess, type RedisProcess } from './support/processes.js';
 
 const K = {
@@ -97,14 +97,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Publishes generated VP8 from `c` until the test ends. */
-async function publishVideo(c: LkClient) {
-  const track = await c.publishVideo();
-  const src = new Vp8Source();
-  track.onKeyframeRequest = () => src.requestKeyframe();
-  pumps.push(pump(src, (p) => track.writeRtp(p), 1000 / 30));
-  return track;
-}
+const publishVideo = (c: LkClient) => publishGeneratedVideo(c, pumps);
 
 describe('multi-node through Redis', () => {
   it('both nodes register with their load; their entries expire unless refreshed', async () => {

@@ -5,9 +5,9 @@ import { ConnectionQuality, VideoQuality, type SubscribedQualityUpdate } from '@
 import { Dynacast } from '../src/rtc/dynacast.js';
 import { LOSS_WEIGHT, QualityScore, qualityOf, rateLink } from '../src/rtc/connectionQuality.js';
 import { startServer, type TestServer } from './helpers.js';
-import { Clients, sleep, waitUntil } from './support/harness.js';
+import { Clients, publishGeneratedVideo, sleep, waitUntil } from './support/harness.js';
 import type { LkClient } from './support/lkClient.js';
-import { Vp8Source, pump, type Pump } from './support/media.js';
+import type { Pump } from './support/media.js';
 
 let ts: TestServer;
 const clients = new Clients(() => ts);
@@ -21,13 +21,7 @@ afterEach(async () => {
 });
 afterAll(() => ts.server.close());
 
-async function publishVideo(c: LkClient) {
-  const track = await c.publishVideo();
-  const src = new Vp8Source();
-  track.onKeyframeRequest = () => src.requestKeyframe();
-  pumps.push(pump(src, (p) => track.writeRtp(p), 1000 / 30));
-  return track;
-}
+const publishVideo = (c: LkClient) => publishGeneratedVideo(c, pumps);
 
 const enabledLayers = (u: SubscribedQualityUpdate) => u.subscribedCodecs[0]!.qualities.filter((q) => q.enabled).map((q) => VideoQuality[q.quality]);
 

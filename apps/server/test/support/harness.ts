@@ -2,7 +2,8 @@
 // created (politely or not).
 import { AccessToken, type VideoGrant } from '@kite/server-sdk';
 import { API_KEY, API_SECRET, type TestServer } from '../helpers.js';
-import { LkClient, type LkClientOptions } from './lkClient.js';
+import { LkClient, type LkClientOptions, type LocalTrack } from './lkClient.js';
+import { Vp8Source, pump, type Pump } from './media.js';
 
 export async function makeToken(identity: string, grant: VideoGrant, opts: { name?: string; metadata?: string; ttl?: number | string } = {}): Promise<string> {
   const at = new AccessToken(API_KEY, API_SECRET, { identity, name: opts.name, metadata: opts.metadata, ttl: opts.ttl });
@@ -51,4 +52,13 @@ export async function waitUntil(cond: () => boolean, timeoutMs = 10_000, what = 
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Publishes generated VP8 at 30 fps from `c` (keyframes on request); its pump joins `pumps`, for the caller to stop. */
+export async function publishGeneratedVideo(c: LkClient, pumps: Pump[]): Promise<LocalTrack> {
+  const track = await c.publishVideo();
+  const src = new Vp8Source();
+  track.onKeyframeRequest = () => src.requestKeyframe();
+  pumps.push(pump(src, (p) => track.writeRtp(p), 1000 / 30));
+  return track;
 }

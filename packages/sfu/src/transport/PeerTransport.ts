@@ -178,7 +178,8 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
       prepare?.();
       await this.pc.setLocalDescription(await this.pc.createAnswer());
       this.watchDtls();
-      return stripTransportCc(filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate));
+      // Transport-wide CC stays in answers: Kite's PublisherIngest sends the feedback the client's estimator needs.
+      return filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate);
     });
   }
 
@@ -187,7 +188,9 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
     return this.serial(async () => {
       await this.pc.setLocalDescription(await this.pc.createOffer(options));
       this.watchDtls();
-      return filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate);
+      // Kite's offers carry its down tracks, which are not stamped for transport-wide CC yet: without it the client
+      // estimates receive bandwidth itself (REMB over abs-send-time).
+      return stripTransportCc(filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate));
     });
   }
 

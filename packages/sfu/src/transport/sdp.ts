@@ -83,8 +83,8 @@ export function candidateAddress(candidate: string): string | undefined {
 }
 
 /**
- * Removes transport-wide congestion control from an SDP (the header extension and the rtcp-fb), so the client never
- * relies on werift's TWCC feedback, which is wrong and drags Chrome's bandwidth estimate down (werift-gaps.md).
+ * Removes transport-wide congestion control from an SDP (the header extension and the rtcp-fb): on a connection
+ * where Kite does not send transport-wide sequence numbers, the client falls back to receive-side estimation (REMB).
  */
 export function stripTransportCc(sdp: string): string {
   return sdp

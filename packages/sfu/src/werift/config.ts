@@ -21,6 +21,7 @@ export const EXT = {
 export const KITE_EXT_IDS: Record<string, number> = {
   [EXT.audioLevel]: 1,
   [EXT.absSendTime]: 2,
+  [EXT.transportCc]: 3,
   [EXT.mid]: 4,
   [EXT.videoOrientation]: 7,
   [EXT.dependencyDescriptor]: 8,
@@ -28,7 +29,10 @@ export const KITE_EXT_IDS: Record<string, number> = {
   [EXT.repairedRid]: 11,
 };
 
-const FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }, { type: 'ccm', parameter: 'fir' }];
+// transport-cc: Kite answers every packet with TWCC feedback (PublisherIngest), which Chrome's send-side estimator needs
+// to ramp up; goog-remb stays as the fallback and the upper bound.
+const VIDEO_FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }, { type: 'transport-cc' }, { type: 'ccm', parameter: 'fir' }];
+const AUDIO_FEEDBACK = [{ type: 'transport-cc' }];
 
 export interface CodecSpec {
   mime: string;
@@ -69,7 +73,7 @@ function codecParameters(cfg: MediaConfig): { audio: RTCRtpCodecParameters[]; vi
       channels: c.channels,
       payloadType: c.payloadType,
       parameters: c.fmtp,
-      rtcpFeedback: isVideo ? FEEDBACK : [],
+      rtcpFeedback: isVideo ? VIDEO_FEEDBACK : AUDIO_FEEDBACK,
     });
     (isVideo ? video : audio).push(params);
     if (isVideo && rtxEnabled && c.rtxPayloadType) {
@@ -82,8 +86,8 @@ function codecParameters(cfg: MediaConfig): { audio: RTCRtpCodecParameters[]; vi
 function headerExtensions() {
   const he = (uri: string) => new RTCRtpHeaderExtensionParameters({ uri, id: KITE_EXT_IDS[uri]! });
   return {
-    audio: [he(EXT.mid), he(EXT.audioLevel), he(EXT.absSendTime)],
-    video: [he(EXT.mid), he(EXT.rid), he(EXT.repairedRid), he(EXT.absSendTime), he(EXT.dependencyDescriptor), he(EXT.videoOrientation)],
+    audio: [he(EXT.mid), he(EXT.audioLevel), he(EXT.absSendTime), he(EXT.transportCc)],
+    video: [he(EXT.mid), he(EXT.rid), he(EXT.repairedRid), he(EXT.absSendTime), he(EXT.transportCc), he(EXT.dependencyDescriptor), he(EXT.videoOrientation)],
   };
 }
 
