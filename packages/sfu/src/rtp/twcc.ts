@@ -9,6 +9,8 @@
 //   packet chunks (16 bits each), then receive deltas (×250 µs: 1 byte for 0…63.75 ms, else 2 bytes signed),
 //   padded to 32 bits.
 
+import { w16, w32 } from './bytes.js';
+
 const RING = 1 << 12; // sequence numbers remembered: 80k packets/s at the 50 ms cadence
 const MASK = RING - 1;
 const NOT_RECEIVED = -1;
@@ -211,16 +213,4 @@ export class TwccRecorder {
     this.chunkKind = large ? 2 : 1;
     this.chunkTake = large ? Math.min(7, count - i) : end14 - i;
   }
-}
-
-function w16(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 8) & 0xff;
-  buf[off + 1] = v & 0xff;
-}
-
-function w32(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 24) & 0xff;
-  buf[off + 1] = (v >>> 16) & 0xff;
-  buf[off + 2] = (v >>> 8) & 0xff;
-  buf[off + 3] = v & 0xff;
 }
