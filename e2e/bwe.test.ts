@@ -1,7 +1,6 @@
-// Bandwidth estimation with Chromium publishers. Kite answers every packet a publisher sends with transport-wide
-// congestion control feedback (TWCC), so Chrome's delay-based estimator ramps up as it does against LiveKit: the camera's
-// three simulcast layers must all be sending, the top one at full resolution, within 10 s. When the encoder's targets
-// reach the layers' maxima is measured too (printed, not asserted: see the closing note of issue 11).
+// Bandwidth estimation with Chromium publishers: the camera's three simulcast layers must all be sending, the top one at
+// full resolution, within 10 s of publishing, as against LiveKit. Publishers estimate with Kite's REMB and their own
+// loss (transport/sdp.ts says why not TWCC); when the encoder's targets reach the layers' maxima is printed too.
 import { describe, expect, it } from 'vitest';
 import { e2eEnv } from './harness/setup.js';
 import { evalRoom, joinRoom } from './harness/lk.js';
@@ -63,13 +62,8 @@ describe('publisher bandwidth estimation', () => {
         `estimate (Mbps) ${curve}; sending q ${(rate('q', i) / 1e3).toFixed(0)} / h ${(rate('h', i) / 1e3).toFixed(0)} / f ${(rate('f', i) / 1e3).toFixed(0)} kbps ` +
         `(targets ${['q', 'h', 'f'].map((r) => ((last.layers[r]?.targetBitrate ?? 0) / 1e3).toFixed(0)).join('/')} kbps)`,
     );
-    // Kite recorded the publisher's packets and answered them with feedback every 50 ms or so.
-    const twcc = env.kite.server.rooms.getRoom('bwe-1')!.getParticipant('alice')!.publisher.ingest.twcc;
-    const elapsed = Date.now() - t0;
-    console.log(`[e2e] Kite TWCC: ${twcc.packets} packets recorded, ${twcc.feedbacks} feedback packets in ${elapsed} ms, ${twcc.reportedLost} reported lost`);
     expect(fullAt, `layers never all active: ${JSON.stringify(last)}`).toBeGreaterThanOrEqual(0);
     expect(fullAt).toBeLessThan(10_000);
-    expect(twcc.feedbacks).toBeGreaterThan(elapsed / 100);
     for (const p of [alice, bob]) await p.context.close();
   });
 });

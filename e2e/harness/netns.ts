@@ -19,10 +19,16 @@ export interface CuttableNetwork {
   /** Takes the link down: nothing gets in or out of the namespace. */
   cut(): void;
   restore(): void;
+  /**
+   * Caps what reaches the namespace (the browser's downlink) with a token bucket (`tc … tbf`: rate, 16 KB burst,
+   * 50 ms of queue), or removes the cap when `kbps` is undefined.
+   */
+  shape(kbps?: number): void;
   destroy(): void;
 }
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+const tc = (...args: string[]) => execFileSync('tc', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 export function createCuttableNetwork(index = process.pid % 200): CuttableNetwork {
   const ns = `kite-cut-${process.pid}`;
@@ -68,6 +74,17 @@ export function createCuttableNetwork(index = process.pid % 200): CuttableNetwor
     chromiumArgs: (origin) => [`--unsafely-treat-insecure-origin-as-secure=${origin}`],
     cut: () => ip('link', 'set', host, 'down'),
     restore: () => ip('link', 'set', host, 'up'),
+    shape: (kbps) => {
+      if (kbps === undefined) {
+        try {
+          tc('qdisc', 'del', 'dev', host, 'root');
+        } catch {
+          /* no cap in place */
+        }
+        return;
+      }
+      tc('qdisc', 'replace', 'dev', host, 'root', 'tbf', 'rate', `${kbps}kbit`, 'burst', '16kb', 'latency', '50ms');
+    },
     destroy,
   };
 }

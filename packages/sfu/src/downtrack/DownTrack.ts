@@ -72,7 +72,7 @@ export class DownTrack implements PacketSink {
   private readonly ptMap = new Int16Array(128).fill(-1);
   private readonly rtxPtMap = new Int16Array(128).fill(-1);
   private midBytes: Buffer = Buffer.alloc(0);
-  private ext = { mid: 0, audioLevel: 0, absSendTime: 0, dependencyDescriptor: 0, videoOrientation: 0 };
+  private ext = { mid: 0, audioLevel: 0, absSendTime: 0, transportCc: 0, dependencyDescriptor: 0, videoOrientation: 0 };
 
   /** Highest layer the subscriber wants (quality/dimensions); the forwarder never goes above it. */
   maxLayer = MAX_LAYERS - 1;
@@ -164,6 +164,7 @@ export class DownTrack implements PacketSink {
       mid: ids[EXT.mid] ?? 0,
       audioLevel: this.isVideo ? 0 : (ids[EXT.audioLevel] ?? 0),
       absSendTime: ids[EXT.absSendTime] ?? 0,
+      transportCc: ids[EXT.transportCc] ?? 0,
       dependencyDescriptor: this.isVideo ? (ids[EXT.dependencyDescriptor] ?? 0) : 0,
       videoOrientation: this.isVideo ? (ids[EXT.videoOrientation] ?? 0) : 0,
     };
@@ -363,7 +364,7 @@ export class DownTrack implements PacketSink {
       return;
     }
     if (this.lastSrcSeq < 0 || seqDiff(view.sequenceNumber, this.lastSrcSeq) > 0) this.lastSrcSeq = view.sequenceNumber;
-    if (!this.transport.sendRtp(scratch, n)) return;
+    if (!this.sent(scratch, n)) return;
     this.sequencer.push(outSeq, view.sequenceNumber, layer, outTs, marker, pid, tl0, keyIdx);
     if (!this.started || isNewerSeq(outSeq, this.lastOutSeq)) {
       this.lastOutSeq = outSeq;
@@ -436,6 +437,13 @@ export class DownTrack implements PacketSink {
     if (previous !== layer) this.onLayerChange?.(layer);
   }
 
+  /** Sends a packet build() wrote; its transport-wide sequence number (if any) counts as sent. */
+  private sent(buf: Buffer, n: number): boolean {
+    if (!this.transport.sendRtp(buf, n)) return false;
+    if (this.ext.transportCc) this.transport.twcc?.onSent(n);
+    return true;
+  }
+
   /** Writes header (own SSRC/PT/seq/ts, subscriber's extension IDs) and payload into `out`. Returns the length. */
   private build(out: Buffer, src: Uint8Array, view: RtpHeaderView, pt: number, seq: number, ts: number, marker: boolean, now: number): number {
     out[0] = 0x80;
@@ -446,7 +454,8 @@ export class DownTrack implements PacketSink {
     out.writeUInt32BE(this.ssrc, 8);
     const e = this.ext;
     let hdr = 12;
-    if (e.mid || e.absSendTime || e.audioLevel || e.dependencyDescriptor || e.videoOrientation) {
+    const twcc = e.transportCc ? this.transport.twcc : undefined;
+    if (e.mid || e.absSendTime || twcc || e.audioLevel || e.dependencyDescriptor || e.videoOrientation) {
       const receiverExt = this.receiver.extensions;
       let ddOff = -1;
       let ddLen = 0;
@@ -458,6 +467,8 @@ export class DownTrack implements PacketSink {
       extWriter.begin(out, 0, ddOff >= 0 && ddLen > 16);
       if (e.mid && this.midBytes.length) extWriter.addBytes(e.mid, this.midBytes, 0, this.midBytes.length);
       if (e.absSendTime) extWriter.addUint24(e.absSendTime, absSendTime24(now));
+      // The number is used up only when the packet leaves (sent()): a packet that is built but not sent reuses it.
+      if (twcc) extWriter.addUint16(e.transportCc, twcc.nextSeq);
       if (e.audioLevel && receiverExt.audioLevel) {
         const off = view.findExtension(src, receiverExt.audioLevel);
         if (off >= 0) extWriter.addUint8(e.audioLevel, src[off]!);
@@ -511,9 +522,9 @@ export class DownTrack implements PacketSink {
       if (rtxPt >= 0 && this.rtxSsrc) {
         const m = rtxWrap(scratch, 0, n, rtxScratch, 0, rtxPt, this.rtxSsrc, this.rtxSeq);
         this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
-        if (m > 0) this.transport.sendRtp(rtxScratch, m);
+        if (m > 0) this.sent(rtxScratch, m);
       } else {
-        this.transport.sendRtp(scratch, n);
+        this.sent(scratch, n);
       }
       this.stats.retransmits++;
     }

@@ -1,7 +1,9 @@
 // RTCP on a subscriber transport: feedback from the subscriber (NACK, PLI/FIR, receiver reports, REMB) is routed to
-// the down track that owns the SSRC; sender reports for every down track go out once a second.
+// the down track that owns the SSRC, TWCC feedback to the transport's estimator; sender reports for every down track
+// go out once a second.
 import { NackIterator, RtcpKind, RtcpReader } from '../rtp/rtcp.js';
 import type { PeerTransport } from '../transport/PeerTransport.js';
+import { TwccSender } from '../bwe/TwccSender.js';
 import type { DownTrack } from './DownTrack.js';
 
 const REPORT_INTERVAL_MS = 1000;
@@ -13,10 +15,13 @@ export class SubscriberRtcp {
   private readonly reader = new RtcpReader();
   private readonly nackIt = new NackIterator();
   private readonly timer: NodeJS.Timeout;
-  /** The subscriber's receive-side estimate (REMB), bits/s; 0 until reported. */
+  /** The subscriber's receive-side estimate (REMB), bits/s; 0 until reported (clients send it without transport-cc). */
   estimatedBitrate = 0;
+  /** Kite's own estimate of this subscriber's downlink, from the TWCC feedback on what Kite sends. */
+  readonly twcc: TwccSender;
 
   constructor(private readonly transport: PeerTransport) {
+    this.twcc = transport.twcc ??= new TwccSender();
     // Single-PC mode: the transport also carries the client's published tracks, whose ingest reads the same RTCP
     // (sender reports) first. Both only read the packet.
     const ingest = transport.rtcpSink;
@@ -71,6 +76,9 @@ export class SubscriberRtcp {
           break;
         case RtcpKind.Remb:
           this.estimatedBitrate = r.remb.bitrate;
+          break;
+        case RtcpKind.TransportCc:
+          this.twcc.onFeedback(r.buf, r.transportCc.fciOffset, r.transportCc.fciLength, now);
           break;
       }
     }

@@ -1,7 +1,6 @@
 // Everything a publisher sends on one transport enters here: RTP is demultiplexed by SSRC (learned once from the MID,
 // RID and repaired-RID header extensions, or from the SDP's a=ssrc lines) into the right Receiver and layer, RTX is
-// unwrapped into its original stream, and RTCP toward the publisher (NACK, receiver reports, REMB, PLI, and
-// transport-wide congestion control feedback for every packet) goes out here.
+// unwrapped into its original stream, and RTCP toward the publisher (NACK, receiver reports, REMB, PLI) goes out here.
 import { RtpHeaderView } from '../rtp/packet.js';
 import { rtxUnwrap } from '../rtp/rtx.js';
 import { RtcpKind, RtcpReader, RtcpReportBlock, writeNack, writePli, writeReceiverReport, writeRemb } from '../rtp/rtcp.js';
@@ -11,7 +10,6 @@ import type { PeerTransport } from '../transport/PeerTransport.js';
 import type { Receiver } from './Receiver.js';
 import type { StreamBuffer } from './StreamBuffer.js';
 import { readAudioLevel } from '../rtp/packet.js';
-import { TwccRecorder } from '../rtp/twcc.js';
 
 /** LiveKit's simulcast RIDs: q (quarter) = layer 0, h (half) = 1, f (full) = 2; some clients use 0/1/2 or 2/1/0. */
 export function ridToLayer(rid: string): number {
@@ -42,7 +40,7 @@ export interface IngestOptions {
   /** The receiver for an m-line, once the track it carries is known. */
   resolveMid: (mid: string) => Receiver | undefined;
   /** Header extension IDs the publisher negotiated (from its offer). 0 = not negotiated. */
-  extensionIds: { mid: number; rid: number; repairedRid: number; transportCc: number };
+  extensionIds: { mid: number; rid: number; repairedRid: number };
   /** Upper bound announced with REMB until Kite estimates bandwidth itself (bits/s). */
   rembBitrate?: number;
 }
@@ -50,8 +48,6 @@ export interface IngestOptions {
 /** How often missing packets are NACKed upstream: a subscriber's own NACKs give up after ~50 ms, so recovery must be quick. */
 const NACK_INTERVAL_MS = 10;
 const REPORT_INTERVAL_MS = 1000;
-/** TWCC feedback cadence: Chrome's estimator expects 50–100 ms (libwebrtc's receiver sends every 50–250 ms). */
-const TWCC_INTERVAL_MS = 50;
 const DEFAULT_REMB = 6_000_000;
 
 // Scratch space shared by all ingests: processing is synchronous, one packet at a time.
@@ -71,11 +67,6 @@ export class PublisherIngest {
   private readonly senderSsrc = (Math.random() * 0xffffffff) >>> 0;
   private readonly nackTimer: NodeJS.Timeout;
   private readonly reportTimer: NodeJS.Timeout;
-  private readonly twccTimer: NodeJS.Timeout;
-  /** Arrival times of every packet's transport-wide sequence number, reported back every 50 ms. */
-  readonly twcc = new TwccRecorder();
-  /** SSRC of the newest packet (the media SSRC field of TWCC feedback; senders ignore it). */
-  private lastSsrc = 0;
   unknownPackets = 0;
 
   constructor(
@@ -88,8 +79,6 @@ export class PublisherIngest {
     this.nackTimer.unref();
     this.reportTimer = setInterval(() => this.sendReports(), REPORT_INTERVAL_MS);
     this.reportTimer.unref();
-    this.twccTimer = setInterval(() => this.sendTwcc(), TWCC_INTERVAL_MS);
-    this.twccTimer.unref();
   }
 
   setExtensionIds(ids: IngestOptions['extensionIds']): void {
@@ -117,15 +106,6 @@ export class PublisherIngest {
   private onRtp(buf: Buffer, len: number): void {
     const view = this.view;
     if (!view.parse(buf, 0, len)) return;
-    // Every packet counts for congestion control, padding probes and RTX included, before anything may drop it.
-    const twccId = this.opts.extensionIds.transportCc;
-    if (twccId > 0) {
-      const off = view.findExtension(buf, twccId);
-      if (off >= 0 && view.elementLength === 2) {
-        this.twcc.record((buf[off]! << 8) | buf[off + 1]!, performance.now() * 1000);
-        this.lastSsrc = view.ssrc;
-      }
-    }
     let route = this.routes.get(view.ssrc);
     if (route === undefined) {
       route = this.identify(buf, view);
@@ -259,12 +239,6 @@ export class PublisherIngest {
     if (off > 0) this.transport.sendRtcp(rtcpOut, off);
   }
 
-  private sendTwcc(): void {
-    if (!this.twcc.pending || !this.transport.isConnected) return;
-    const n = this.twcc.writeFeedback(rtcpOut, 0, this.senderSsrc, this.lastSsrc);
-    if (n > 0) this.transport.sendRtcp(rtcpOut, n);
-  }
-
   private sendReports(): void {
     if (!this.transport.isConnected) return;
     const now = Date.now();
@@ -296,7 +270,6 @@ export class PublisherIngest {
   close(): void {
     clearInterval(this.nackTimer);
     clearInterval(this.reportTimer);
-    clearInterval(this.twccTimer);
     this.routes.clear();
   }
 }

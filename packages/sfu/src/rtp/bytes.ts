@@ -1,4 +1,4 @@
-// Big-endian writes for the RTCP writers (rtcp.ts, twcc.ts); internal to the package.
+// Big-endian writes for the RTCP writers; internal to the package.
 
 export function w32(buf: Uint8Array, p: number, v: number): void {
   buf[p] = (v >>> 24) & 0xff;

@@ -47,7 +47,7 @@ export class PublisherPeer {
     this.transport = new PeerTransport(opts);
     this.ingest = new PublisherIngest(this.transport, {
       resolveMid: (mid) => this.receivers.get(mid),
-      extensionIds: { mid: 0, rid: 0, repairedRid: 0, transportCc: 0 },
+      extensionIds: { mid: 0, rid: 0, repairedRid: 0 },
       rembBitrate: opts.rembBitrate,
     });
   }
@@ -71,13 +71,13 @@ export class PublisherPeer {
     const byMid = new Map<string, RTCRtpTransceiver>();
     for (const t of this.transport.pc.getTransceivers()) if (t.mid !== null) byMid.set(t.mid, t);
     this.sections = [];
-    let extIds = { mid: 0, rid: 0, repairedRid: 0, transportCc: 0 };
+    let extIds = { mid: 0, rid: 0, repairedRid: 0 };
     for (const s of parsed) {
       if (s.kind !== 'audio' && s.kind !== 'video') continue;
       const t = byMid.get(s.mid);
       if (!t) continue;
       const ids = extensionIds(t);
-      if (ids.mid) extIds = { mid: ids.mid, rid: ids.rid || extIds.rid, repairedRid: ids.repairedRid || extIds.repairedRid, transportCc: ids.transportCc || extIds.transportCc };
+      if (ids.mid) extIds = { mid: ids.mid, rid: ids.rid || extIds.rid, repairedRid: ids.repairedRid || extIds.repairedRid };
       this.sections.push({
         mid: s.mid,
         kind: s.kind,
@@ -171,7 +171,6 @@ function extensionIds(t: RTCRtpTransceiver) {
     mid: ids[EXT.mid] ?? 0,
     rid: ids[EXT.rid] ?? 0,
     repairedRid: ids[EXT.repairedRid] ?? 0,
-    transportCc: ids[EXT.transportCc] ?? 0,
     audioLevel: ids[EXT.audioLevel] ?? 0,
     dependencyDescriptor: ids[EXT.dependencyDescriptor] ?? 0,
     videoOrientation: ids[EXT.videoOrientation] ?? 0,

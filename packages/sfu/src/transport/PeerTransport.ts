@@ -7,7 +7,8 @@ import { SrtcpContext, SrtpContext, isSupportedProfile, profileParams, type Srtp
 import { applyWeriftPatches } from '../werift/patches.js';
 import { SRTP_PROFILE_PREFERENCE, applyExtensionIds, peerConnectionConfig, type IceOptions, type MediaConfig } from '../werift/config.js';
 import { dtlsInternal, senderInternal, type Address, type CandidatePairInternal, type DtlsTransportInternal } from '../werift/internals.js';
-import { candidateAddress, filterCandidates, stripMdnsCandidates, stripTransportCc } from './sdp.js';
+import type { TwccSender } from '../bwe/TwccSender.js';
+import { candidateAddress, filterCandidates, stripMdnsCandidates, stripTransportCcWhereReceiving } from './sdp.js';
 import { attachMuxes } from './mux/werift.js';
 
 export interface IceCandidateInit {
@@ -80,6 +81,11 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
   readonly name: string;
   /** Plain (decrypted) RTP from the remote peer. */
   rtpSink: RtpSink | undefined;
+  /**
+   * Transport-wide congestion control of what Kite sends here (subscriber side): down tracks stamp their packets
+   * with its sequence numbers; the subscriber's feedback feeds its estimator.
+   */
+  twcc: TwccSender | undefined;
   /** Plain (decrypted) RTCP compound packets from the remote peer. */
   rtcpSink: RtpSink | undefined;
 
@@ -178,8 +184,7 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
       prepare?.();
       await this.pc.setLocalDescription(await this.pc.createAnswer());
       this.watchDtls();
-      // Transport-wide CC stays in answers: Kite's PublisherIngest sends the feedback the client's estimator needs.
-      return filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate);
+      return stripTransportCcWhereReceiving(filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate));
     });
   }
 
@@ -188,9 +193,9 @@ export class PeerTransport extends TypedEventEmitter<PeerTransportEvents> {
     return this.serial(async () => {
       await this.pc.setLocalDescription(await this.pc.createOffer(options));
       this.watchDtls();
-      // Kite's offers carry its down tracks, which are not stamped for transport-wide CC yet: without it the client
-      // estimates receive bandwidth itself (REMB over abs-send-time).
-      return stripTransportCc(filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate));
+      // transport-cc stays: down tracks stamp transport-wide sequence numbers and the client's feedback drives Kite's
+      // estimate of its downlink (bwe/).
+      return filterCandidates(this.pc.localDescription!.sdp, this.allowCandidate);
     });
   }
 

@@ -83,12 +83,21 @@ export function candidateAddress(candidate: string): string | undefined {
 }
 
 /**
- * Removes transport-wide congestion control from an SDP (the header extension and the rtcp-fb): on a connection
- * where Kite does not send transport-wide sequence numbers, the client falls back to receive-side estimation (REMB).
+ * Removes transport-wide congestion control (the header extension and the rtcp-fb) from the m-sections in which Kite
+ * only receives. TWCC feedback stamped on Node's event loop shows the loop's stalls to the sender's estimator as
+ * queueing delay (under load Chrome then held publishers at ~2 Mbps and kept the top simulcast layer off), so
+ * publishers estimate with Kite's REMB and their own loss instead. Sections in which Kite sends keep it: there the
+ * client stamps arrivals and Kite's estimator (bwe/) reads them.
  */
-export function stripTransportCc(sdp: string): string {
-  return sdp
-    .split('\r\n')
-    .filter((l) => !(l.startsWith('a=extmap:') && l.includes('transport-wide-cc')) && !/^a=rtcp-fb:\S+ transport-cc/.test(l))
+export function stripTransportCcWhereReceiving(sdp: string): string {
+  const sections = sdp.split(/\r\n(?=m=)/);
+  return sections
+    .map((section) => {
+      if (!section.startsWith('m=') || !/\r\na=recvonly(\r\n|$)/.test(section)) return section;
+      return section
+        .split('\r\n')
+        .filter((l) => !(l.startsWith('a=extmap:') && l.includes('transport-wide-cc')) && !/^a=rtcp-fb:\S+ transport-cc/.test(l))
+        .join('\r\n');
+    })
     .join('\r\n');
 }

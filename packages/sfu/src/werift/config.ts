@@ -29,8 +29,8 @@ export const KITE_EXT_IDS: Record<string, number> = {
   [EXT.repairedRid]: 11,
 };
 
-// transport-cc: Kite answers every packet with TWCC feedback (PublisherIngest), which Chrome's send-side estimator needs
-// to ramp up; goog-remb stays as the fallback and the upper bound.
+// transport-cc: on what Kite sends, the client's TWCC feedback drives Kite's estimate of its downlink (bwe/); on what
+// Kite receives it is removed from the answer (transport/sdp.ts) and goog-remb bounds the publisher.
 const VIDEO_FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }, { type: 'transport-cc' }, { type: 'ccm', parameter: 'fir' }];
 const AUDIO_FEEDBACK = [{ type: 'transport-cc' }];
 
