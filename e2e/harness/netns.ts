@@ -20,8 +20,8 @@ export interface CuttableNetwork {
   cut(): void;
   restore(): void;
   /**
-   * Caps what reaches the namespace (the browser's downlink) with a token bucket (`tc … tbf`: rate, 16 KB burst,
-   * 50 ms of queue), or removes the cap when `kbps` is undefined.
+   * Caps what reaches the namespace (the browser's downlink) with a token bucket (`tc … tbf`: rate, a burst of 20 ms
+   * of it but at least 1600 bytes, 50 ms of queue), or removes the cap when `kbps` is undefined.
    */
   shape(kbps?: number): void;
   destroy(): void;
@@ -83,7 +83,8 @@ export function createCuttableNetwork(index = process.pid % 200): CuttableNetwor
         }
         return;
       }
-      tc('qdisc', 'replace', 'dev', host, 'root', 'tbf', 'rate', `${kbps}kbit`, 'burst', '16kb', 'latency', '50ms');
+      const burst = Math.max(1600, Math.round((kbps * 1000) / 8 / 50));
+      tc('qdisc', 'replace', 'dev', host, 'root', 'tbf', 'rate', `${kbps}kbit`, 'burst', String(burst), 'latency', '50ms');
     },
     destroy,
   };

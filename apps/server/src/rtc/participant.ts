@@ -10,6 +10,7 @@ import {
   ParticipantInfo_State,
   RequestResponse_Reason,
   SignalTarget,
+  StreamState,
   TrackSource,
   TrackType,
   TypedEventEmitter,
@@ -246,6 +247,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       this.subscriber = this.createSubscriberPeer(media, opts.ice, logLike);
     }
     this.subscriber.onError = (err) => this.log.warn({ err: err.message }, 'subscriber negotiation failed');
+    // The stream allocator paused or resumed a track for bandwidth: the client shows it (livekit-client: TrackStreamStateChanged).
+    this.subscriber.rtcp.allocator.onPausedChange = (dt, paused) => this.onBandwidthPause(dt, paused);
 
     this.livenessTimer = setInterval(() => this.checkLiveness(), 1000);
     this.livenessTimer.unref();
@@ -757,6 +760,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     // LiveKit's stream id: PA_xxx|<stream> for protocol > 9, else PA_xxx|TR_xxx; the msid track id is the track sid.
     const streamId = this.protocol > 9 && track.info.stream ? `${publisher.sid}|${track.info.stream}` : `${publisher.sid}|${track.info.sid}`;
     const downTrack = this.subscriber.subscribe(track.receiver, { streamId, trackId: track.info.sid });
+    // Screen share before camera when the downlink cannot carry everything (LiveKit's allocation order).
+    downTrack.priority = track.info.source === TrackSource.SCREEN_SHARE ? 2 : 1;
     const firstOfPublisher = !this.isSubscribedToParticipant(publisher.sid);
     this.subscriptions.set(track.info.sid, { trackSid: track.info.sid, publisher, downTrack });
     this.log.debug({ track: track.info.sid, publisher: publisher.identity }, 'subscribed');
@@ -767,6 +772,14 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (!publisher.subscribedOnce.has(track.info.sid)) {
       publisher.subscribedOnce.add(track.info.sid);
       publisher.send({ trackSubscribed: { trackSid: track.info.sid } });
+    }
+  }
+
+  private onBandwidthPause(dt: DownTrack, paused: boolean): void {
+    for (const sub of this.subscriptions.values()) {
+      if (sub.downTrack !== dt) continue;
+      this.log.debug({ track: sub.trackSid, paused }, 'stream state (bandwidth)');
+      this.send({ streamStateUpdate: { streamStates: [{ participantSid: sub.publisher.sid, trackSid: sub.trackSid, state: paused ? StreamState.PAUSED : StreamState.ACTIVE }] } });
     }
   }
 

@@ -270,10 +270,10 @@ export class SendSideBwe {
     return Math.min(sendBps, recvBps);
   }
 
-  /** Raises the estimate to a probe's result (never lowers it: congestion does that). */
+  /** Raises the estimate to what a probe showed the path carries (never lowers it: congestion does that). */
   applyProbe(bps: number, nowMs: number): void {
     if (bps <= this.estimate) return;
-    this.estimate = Math.min(this.maxBps, bps * 0.95);
+    this.estimate = Math.min(this.maxBps, bps);
     this.lastChangeMs = nowMs;
   }
 
@@ -281,8 +281,9 @@ export class SendSideBwe {
   // Rate control
 
   /**
-   * Loss-based bound (GCC's): above 10 % loss it drops by half the loss rate, at most every 300 ms and never below
-   * half of what gets through; under 2 % it grows back 5 % per feedback window.
+   * Loss-based bound (GCC's): above 10 % loss it drops by half the loss rate, at most every 300 ms, but never below
+   * 85 % of what gets through (loss from sending too much says nothing about a lower rate); under 2 % it grows back
+   * 5 % per feedback window.
    */
   private updateLoss(packets: number, lost: number, nowMs: number): void {
     this.lossPackets += packets;
@@ -295,7 +296,7 @@ export class SendSideBwe {
     if (rate > 0.1) {
       if (this.lastLossDecreaseMs >= 0 && nowMs - this.lastLossDecreaseMs < 300) return;
       this.lastLossDecreaseMs = nowMs;
-      this.lossBasedBps = Math.max(this.minBps, 0.5 * this.ackedBps, this.estimate * (1 - 0.5 * rate));
+      this.lossBasedBps = Math.max(this.minBps, BETA * this.ackedBps, this.estimate * (1 - 0.5 * rate));
     } else if (rate < 0.02) {
       this.lossBasedBps = Math.min(this.maxBps, Math.max(this.lossBasedBps, this.estimate) * 1.05);
     }

@@ -51,6 +51,8 @@ export interface DownTrackStats {
   /** Fraction lost (0–1) in the subscriber's last receiver report. */
   fractionLost: number;
   jitterMs: number;
+  /** Bytes of padding sent as bandwidth probes. */
+  paddingOctets: number;
 }
 
 export class DownTrack implements PacketSink {
@@ -76,10 +78,17 @@ export class DownTrack implements PacketSink {
 
   /** Highest layer the subscriber wants (quality/dimensions); the forwarder never goes above it. */
   maxLayer = MAX_LAYERS - 1;
+  /** Allocation priority among the subscriber's video (higher first: the owner sets screen share above camera). */
+  priority = 0;
   private targetLayer = -1;
   private currentLayer = -1;
   /** Subscriber disabled the track (setEnabled(false) / not visible): nothing is sent. */
   private paused = false;
+  /**
+   * The stream allocator's cap for the subscriber's bandwidth: the highest layer that fits, or −1 when not even the
+   * lowest does (paused for bandwidth). Never above `maxLayer`'s choice: the subscriber's wish stays the ceiling.
+   */
+  private allocLayer = MAX_LAYERS - 1;
 
   private started = false;
   /** Highest source sequence number handled (forwarded or dropped on purpose) on the current layer. */
@@ -103,7 +112,7 @@ export class DownTrack implements PacketSink {
   private readonly sequencer = new Sequencer();
   private clockRate = 90000;
 
-  readonly stats: DownTrackStats = { packetsSent: 0, octetsSent: 0, retransmits: 0, keyframeRequests: 0, rttMs: 0, fractionLost: 0, jitterMs: 0 };
+  readonly stats: DownTrackStats = { packetsSent: 0, octetsSent: 0, retransmits: 0, keyframeRequests: 0, rttMs: 0, fractionLost: 0, jitterMs: 0, paddingOctets: 0 };
   private lastSrNtpMiddle = 0;
   private lastSrSentAt = 0;
   /** Called when the forwarding layer changes (for tests, stats and stream-state updates). */
@@ -191,6 +200,88 @@ export class DownTrack implements PacketSink {
     return this.paused || this.closed ? -1 : this.isVideo ? this.maxLayer : 0;
   }
 
+  /** Layers the subscriber's bandwidth allows (StreamAllocator): −1 pauses the track, else the highest layer. */
+  get allocatedLayer(): number {
+    return this.allocLayer;
+  }
+
+  setAllocation(layer: number): void {
+    const l = Math.max(-1, Math.min(MAX_LAYERS - 1, layer));
+    if (l === this.allocLayer) return;
+    const wasPaused = this.allocLayer < 0;
+    this.allocLayer = l;
+    if (l < 0) return;
+    if (wasPaused) {
+      // Back from a bandwidth pause: like a resume, wait for a keyframe of the new layer.
+      this.currentLayer = -1;
+      this.svc?.reset();
+      this.munger?.reset();
+    }
+    this.updateTarget(Date.now(), true);
+  }
+
+  /** Paused by the subscriber or for bandwidth: nothing is forwarded. */
+  private get silenced(): boolean {
+    return this.paused || this.allocLayer < 0;
+  }
+
+  /** The highest layer forwarded: the subscriber's cap, lowered by the allocator. */
+  private get layerCap(): number {
+    return this.allocLayer < 0 ? this.maxLayer : Math.min(this.maxLayer, this.allocLayer);
+  }
+
+  /** The layer being forwarded, or about to be (−1 when none). */
+  get wantedTargetLayer(): number {
+    return this.targetLayer;
+  }
+
+  /**
+   * Sends about `bytes` of padding-only packets on the RTX stream (bandwidth probes: the subscriber's estimator
+   * counts them, its jitter buffer drops them). Returns the bytes sent; 0 when there is no RTX stream or nothing was
+   * forwarded yet (padding needs a timestamp to go with).
+   */
+  sendPadding(bytes: number, now: number, cluster = -1): number {
+    if (!this.ready || !this.started || !this.rtxSsrc || !this.isVideo) return 0;
+    let rtxPt = -1;
+    for (let i = 0; i < 128 && rtxPt < 0; i++) if (this.rtxPtMap[i]! >= 0) rtxPt = this.rtxPtMap[i]!;
+    if (rtxPt < 0) return 0;
+    let sent = 0;
+    while (sent < bytes) {
+      const n = this.writePadding(rtxScratch, rtxPt, now);
+      if (n <= 0 || !this.transport.sendRtp(rtxScratch, n)) break;
+      if (this.ext.transportCc) this.transport.twcc?.onSent(n, cluster);
+      sent += n;
+    }
+    this.stats.paddingOctets += sent;
+    return sent;
+  }
+
+  /** One padding-only RTX packet (255 bytes of padding, the most one packet can say): header, mid, abs-send-time, transport-wide sequence number. */
+  private writePadding(out: Buffer, pt: number, now: number): number {
+    out[0] = 0xa0; // V=2, P=1
+    out[1] = pt;
+    out[2] = (this.rtxSeq >> 8) & 0xff;
+    out[3] = this.rtxSeq & 0xff;
+    this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
+    out.writeUInt32BE(this.lastOutTs, 4);
+    out.writeUInt32BE(this.rtxSsrc, 8);
+    let hdr = 12;
+    const e = this.ext;
+    const twcc = e.transportCc ? this.transport.twcc : undefined;
+    if (e.mid || e.absSendTime || twcc) {
+      extWriter.begin(out, 0, false);
+      if (e.mid && this.midBytes.length) extWriter.addBytes(e.mid, this.midBytes, 0, this.midBytes.length);
+      if (e.absSendTime) extWriter.addUint24(e.absSendTime, absSendTime24(now));
+      if (twcc) extWriter.addUint16(e.transportCc, twcc.nextSeq);
+      hdr = extWriter.end();
+      if (hdr < 0) return -1;
+    }
+    const pad = 255;
+    out.fill(0, hdr, hdr + pad - 1);
+    out[hdr + pad - 1] = pad;
+    return hdr + pad;
+  }
+
   /** Pause (the subscriber disabled the track) or resume; resuming asks for a keyframe. */
   setPaused(paused: boolean): void {
     if (this.paused === paused) return;
@@ -241,11 +332,11 @@ export class DownTrack implements PacketSink {
 
   /** Re-evaluates which layer to forward: the highest active one at or below maxLayer. */
   private updateTarget(now: number, forceKeyframe: boolean): void {
-    if (!this.ready || this.paused) return;
+    if (!this.ready || this.silenced) return;
     let target = 0;
     if (this.isVideo) {
       target = -1;
-      for (let l = Math.min(this.maxLayer, MAX_LAYERS - 1); l >= 0; l--) {
+      for (let l = Math.min(this.layerCap, MAX_LAYERS - 1); l >= 0; l--) {
         const sb = this.receiver.layers[l];
         if (sb && (sb.lastPacketAt === 0 || now - sb.lastPacketAt < 2000)) {
           target = l;
@@ -270,13 +361,13 @@ export class DownTrack implements PacketSink {
   private svcUpswitchPending(): boolean {
     const svc = this.svc;
     if (svc === undefined || this.currentLayer < 0) return false;
-    svc.targetSpatial = Math.min(this.maxLayer, this.receiver.layers[this.currentLayer]?.maxSpatialId ?? 0);
+    svc.targetSpatial = Math.min(this.layerCap, this.receiver.layers[this.currentLayer]?.maxSpatialId ?? 0);
     return svc.wantsKeyframe;
   }
 
   /** Periodic housekeeping (about once a second): fall back when the forwarded layer went quiet. */
   tick(now: number): void {
-    if (!this.ready || this.paused || !this.isVideo) return;
+    if (!this.ready || this.silenced || !this.isVideo) return;
     if (this.maxFps) this.maxTemporal = this.temporalForFps();
     const cur = this.currentLayer >= 0 ? this.receiver.layers[this.currentLayer] : undefined;
     if (this.currentLayer < 0 || (cur && now - cur.lastPacketAt > 1500) || this.targetLayer !== this.currentLayer) {
@@ -291,7 +382,7 @@ export class DownTrack implements PacketSink {
   // Hot path
 
   write(sb: StreamBuffer, buf: Buffer, _len: number, view: RtpHeaderView, keyframe: boolean, now: number): void {
-    if (!this.ready || this.paused) return;
+    if (!this.ready || this.paused || this.allocLayer < 0) return;
     const layer = sb.layer;
     if (layer !== this.currentLayer) {
       if (layer !== this.targetLayer || (this.isVideo && !keyframe)) return;
@@ -324,7 +415,7 @@ export class DownTrack implements PacketSink {
     let marker = view.marker;
     const svc = this.svc;
     if (svc !== undefined) {
-      svc.targetSpatial = Math.min(this.maxLayer, sb.maxSpatialId);
+      svc.targetSpatial = Math.min(this.layerCap, sb.maxSpatialId);
       svc.targetTemporal = this.maxTemporal >= MAX_TEMPORAL ? 7 : this.maxTemporal;
       const inOrder = this.lastSrcSeq < 0 || seqDiff(view.sequenceNumber, this.lastSrcSeq) > 0;
       const verdict = svc.accept(sb.spatialId, sb.temporalId, sb.frameStart, sb.frameEnd, keyframe, marker, inOrder);

@@ -4,6 +4,7 @@
 import { NackIterator, RtcpKind, RtcpReader } from '../rtp/rtcp.js';
 import type { PeerTransport } from '../transport/PeerTransport.js';
 import { TwccSender } from '../bwe/TwccSender.js';
+import { StreamAllocator } from './StreamAllocator.js';
 import type { DownTrack } from './DownTrack.js';
 
 const REPORT_INTERVAL_MS = 1000;
@@ -19,9 +20,12 @@ export class SubscriberRtcp {
   estimatedBitrate = 0;
   /** Kite's own estimate of this subscriber's downlink, from the TWCC feedback on what Kite sends. */
   readonly twcc: TwccSender;
+  /** Fits the subscriber's video into that estimate. */
+  readonly allocator: StreamAllocator;
 
   constructor(private readonly transport: PeerTransport) {
     this.twcc = transport.twcc ??= new TwccSender();
+    this.allocator = new StreamAllocator(this.twcc, () => this.downTracks);
     // Single-PC mode: the transport also carries the client's published tracks, whose ingest reads the same RTCP
     // (sender reports) first. Both only read the packet.
     const ingest = transport.rtcpSink;
@@ -101,6 +105,7 @@ export class SubscriberRtcp {
 
   close(): void {
     clearInterval(this.timer);
+    this.allocator.close();
     this.bySsrc.clear();
   }
 }

@@ -7,6 +7,7 @@ import type { RTCDataChannel } from 'werift';
 import type { PeerTransport } from '../transport/PeerTransport.js';
 import type { DownTrack } from '../downtrack/DownTrack.js';
 import type { Receiver } from '../receiver/Receiver.js';
+import type { SubscriberRtcp } from '../downtrack/SubscriberRtcp.js';
 
 export interface SubscriberSide {
   /** The connection the down tracks are sent on (in single-PC mode, the publisher's). */
@@ -14,6 +15,8 @@ export interface SubscriberSide {
   /** Data channels Kite created on this side (v0: `_reliable`/`_lossy`; v1: none, the client's own are used). */
   readonly dataChannels: ReadonlyMap<string, RTCDataChannel>;
   readonly downTracks: DownTrack[];
+  /** RTCP of the down tracks, Kite's estimate of the subscriber's downlink and the stream allocator. */
+  readonly rtcp: SubscriberRtcp;
   /**
    * Starts forwarding `receiver`; `streamId`/`trackId` become the m-line's msid (LiveKit: `PA_xxx|camera TR_xxx`).
    * Media flows once the negotiation that carries it completed.
