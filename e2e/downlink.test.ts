@@ -1,8 +1,7 @@
 // Kite's estimate of a subscriber's downlink, from the TWCC feedback Chrome sends about Kite's packets, on a real
 // constrained link: bob's Chromium runs in a network namespace whose downlink a token bucket (`tc … tbf`) caps; alice
 // publishes her camera from the host. When the cap drops below what Kite forwards, the estimate must follow it down
-// within 3 s; when it lifts, the estimate must grow again. (Acting on the estimate — choosing layers — and probing to
-// climb faster than GCC's 8 %/s are the stream allocator's job, not built yet: here the forwarded layer stays the same.)
+// within 3 s. (What Kite then forwards, and how it climbs back, is the stream allocator's: e2e/allocation.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './harness/browser.js';
@@ -35,7 +34,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("Kite's estimate of a subscriber's downlink (TWCC)", () => {
-  it('follows a tbf cap down within 3 s and grows again when it lifts', async () => {
+  it('follows a tbf cap down within 3 s', async () => {
     const room = 'downlink-1';
     const alice = await joinRoom(onHost, `${web.url}/lk.html`, kite.wsUrl, await kite.token('alice', { room }), 'alice', { dynacast: false });
     const bob = await joinRoom(inNamespace, `${web.url}/lk.html`, kite.wsUrl, await kite.token('bob', { room }), 'bob');
@@ -65,27 +64,14 @@ describe("Kite's estimate of a subscriber's downlink (TWCC)", () => {
       if (downAt < 0 && bwe.estimate <= cap * 1000 * 1.3) downAt = Date.now() - t0;
     }
 
-    // Lift it: the estimate grows again (by half within 10 s; without probes GCC climbs ~8 %/s).
-    const capped = bwe.estimate;
     net.shape();
-    const t1 = Date.now();
-    const up: string[] = [];
-    let upAt = -1;
-    while (Date.now() - t1 < 10_000) {
-      await sleep(250);
-      up.push(sample());
-      if (upAt < 0 && bwe.estimate >= capped * 1.5) upAt = Date.now() - t1;
-      if (upAt >= 0 && Date.now() - t1 > upAt + 1000) break;
-    }
     console.log(
       `[e2e] downlink estimate (kbps estimate/acked): unconstrained ${kbps(free)}/${kbps(freeAcked)}; tbf ${cap} kbps → ≤ ${cap * 1.3} after ${downAt} ms ` +
-        `[${down.filter((_, i) => i % 4 === 3).join(' ')}]; cap lifted → 1.5 × ${kbps(capped)} after ${upAt} ms [${up.filter((_, i) => i % 4 === 3).join(' ')}]; ` +
+        `[${down.filter((_, i) => i % 4 === 3).join(' ')}]; ` +
         `feedback ${twcc.counters.feedbacks} packets, unmatched statuses ${twcc.counters.unknown}`,
     );
     expect(downAt, 'the estimate never followed the cap down').toBeGreaterThanOrEqual(0);
     expect(downAt).toBeLessThan(3000);
-    expect(upAt, 'the estimate did not grow after the cap lifted').toBeGreaterThanOrEqual(0);
-    expect(upAt).toBeLessThan(10_000);
     for (const p of [alice, bob]) await p.context.close();
   });
 });

@@ -52,6 +52,7 @@ const t = {
         t.log('TrackUnsubscribed', { identity: who(p), sid: pub.trackSid, kind: track.kind });
         track.detach().forEach((el) => el.remove());
       })
+      .on(RoomEvent.TrackStreamStateChanged, (pub, state, p) => t.log('TrackStreamStateChanged', { identity: who(p), sid: pub.trackSid, state }))
       .on(RoomEvent.TrackMuted, (pub, p) => t.log('TrackMuted', { identity: who(p), sid: pub.trackSid }))
       .on(RoomEvent.TrackUnmuted, (pub, p) => t.log('TrackUnmuted', { identity: who(p), sid: pub.trackSid }))
       .on(RoomEvent.ParticipantMetadataChanged, (old, p) => t.log('ParticipantMetadataChanged', { identity: who(p), metadata: p.metadata }))

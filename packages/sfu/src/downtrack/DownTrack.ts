@@ -200,6 +200,11 @@ export class DownTrack implements PacketSink {
     return this.paused || this.closed ? -1 : this.isVideo ? this.maxLayer : 0;
   }
 
+  /** One stream carrying spatial layers (VP9/AV1 SVC) rather than one stream per layer (simulcast). */
+  get isSvc(): boolean {
+    return this.svc !== undefined;
+  }
+
   /** Layers the subscriber's bandwidth allows (StreamAllocator): −1 pauses the track, else the highest layer. */
   get allocatedLayer(): number {
     return this.allocLayer;

@@ -17,9 +17,11 @@ const PROBE_STEP_MS = 20;
 /** After a probe that found room: soon again; after one that did not (or whose upgrade did not hold): back off, doubling. */
 const PROBE_AFTER_SUCCESS_MS = 1000;
 const PROBE_AFTER_FAILURE_MS = 5000;
-const PROBE_BACKOFF_MAX_MS = 40_000;
+const PROBE_BACKOFF_MAX_MS = 10_000;
 /** An upgrade a probe allowed that is undone within this long counts as a failed probe. */
 const PROBE_HOLD_MS = 4000;
+/** A probe that got through but bought no layer (the next step still does not fit): the wait before the next. */
+const PROBE_AFTER_NO_GAIN_MS = 2500;
 /** A layer not heard from for this long does not count as available. */
 const LAYER_STALE_MS = 2000;
 
@@ -71,6 +73,15 @@ export class StreamAllocator {
     }
     let budget = bwe.estimate * USABLE;
     for (const dt of all) if (!dt.isVideo && dt.isReady && !dt.isPaused) budget -= StreamAllocator.cost(dt, 0, now);
+    // SVC (VP9/AV1): one stream whose spatial layers have no separate rates yet: it is forwarded as asked and its
+    // whole stream counts against the budget.
+    for (let i = video.length - 1; i >= 0; i--) {
+      const dt = video[i]!;
+      if (!dt.isSvc) continue;
+      budget -= StreamAllocator.cost(dt, 0, now);
+      this.apply(dt, dt.maxLayer);
+      video.splice(i, 1);
+    }
     video.sort((a, b) => b.priority - a.priority);
 
     const alloc = new Int8Array(video.length);
@@ -129,14 +140,15 @@ export class StreamAllocator {
       layers += alloc[i]! + 1;
     }
     // What a probe bought did not hold (a buffer absorbed the probe, the link only looked roomy): probe less often.
-    // A probe that bought nothing (the step still does not fit): wait before the next.
+    // A probe that bought nothing (the step still does not fit): wait before the next, so a full link is not probed
+    // (and its media hurt) every second.
     if (this.probeWonAt > 0) {
       const age = now - this.probeWonAt;
       if (age < PROBE_HOLD_MS && layers < this.layersAtProbe) {
         this.probeWonAt = 0;
         this.failProbe(now);
-      } else if (age >= 600 && layers <= this.layersBeforeProbe && this.nextProbeAt < now + PROBE_AFTER_FAILURE_MS / 2) {
-        this.nextProbeAt = now + PROBE_AFTER_FAILURE_MS;
+      } else if (age >= 600 && age < 900 && layers <= this.layersBeforeProbe) {
+        this.nextProbeAt = Math.max(this.nextProbeAt, now + PROBE_AFTER_NO_GAIN_MS);
       } else if (age >= PROBE_HOLD_MS) {
         if (layers > this.layersBeforeProbe) this.probeFailures = 0;
         this.probeWonAt = 0;
