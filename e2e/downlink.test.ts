@@ -2,45 +2,22 @@
 // constrained link: bob's Chromium runs in a network namespace whose downlink a token bucket (`tc … tbf`) caps; alice
 // publishes her camera from the host. When the cap drops below what Kite forwards, the estimate must follow it down
 // within 3 s. (What Kite then forwards, and how it climbs back, is the stream allocator's: e2e/allocation.test.ts.)
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, type E2eServer } from './harness/kite.js';
-import { createCuttableNetwork, type CuttableNetwork } from './harness/netns.js';
+import { describe, expect, it } from 'vitest';
+import { netnsEnv } from './harness/setup.js';
 import { evalRoom, joinRoom, waitInbound } from './harness/lk.js';
 
-let net: CuttableNetwork;
-let kite: E2eServer;
-let web: StaticServer;
-let inNamespace: Browser;
-let onHost: Browser;
-
-beforeAll(async () => {
-  net = createCuttableNetwork();
-  kite = await startKite({ bind_addresses: [net.hostIp], rtc: { node_ip: net.hostIp, enable_loopback_candidate: false } });
-  web = await startStaticServer(net.hostIp);
-  [inNamespace, onHost] = await Promise.all([launchChromium(net.chromiumArgs(web.url), net.chromium), launchChromium(net.chromiumArgs(web.url))]);
-});
-afterAll(async () => {
-  net?.shape();
-  await inNamespace?.close();
-  await onHost?.close();
-  await web?.close();
-  await kite?.close();
-  net?.destroy();
-});
+const env = netnsEnv();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("Kite's estimate of a subscriber's downlink (TWCC)", () => {
   it('follows a tbf cap down within 3 s', async () => {
     const room = 'downlink-1';
-    const alice = await joinRoom(onHost, `${web.url}/lk.html`, kite.wsUrl, await kite.token('alice', { room }), 'alice', { dynacast: false });
-    const bob = await joinRoom(inNamespace, `${web.url}/lk.html`, kite.wsUrl, await kite.token('bob', { room }), 'bob');
+    const alice = await joinRoom(env.onHost, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token('alice', { room }), 'alice', { dynacast: false });
+    const bob = await joinRoom(env.inNamespace, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token('bob', { room }), 'bob');
     await evalRoom(alice.page, 'await room.localParticipant.setCameraEnabled(true);');
     await waitInbound(bob.page, 'alice', 'video', (s) => s.framesDecoded > 30 && s.frameWidth >= 1280, 20_000);
-    const twcc = kite.server.rooms.getRoom(room)!.getParticipant('bob')!.subscriber.transport.twcc!;
+    const twcc = env.kite.server.rooms.getRoom(room)!.getParticipant('bob')!.subscriber.transport.twcc!;
     const bwe = twcc.bwe;
     const kbps = (b: number) => Math.round(b / 1000);
     const sample = () => `${kbps(bwe.estimate)}/${kbps(bwe.ackedBps)}`;
@@ -54,7 +31,7 @@ describe("Kite's estimate of a subscriber's downlink (TWCC)", () => {
 
     // Cap bob's downlink below what Kite forwards.
     const cap = 500;
-    net.shape(cap);
+    env.net.shape(cap);
     const t0 = Date.now();
     const down: string[] = [];
     let downAt = -1;
@@ -64,7 +41,7 @@ describe("Kite's estimate of a subscriber's downlink (TWCC)", () => {
       if (downAt < 0 && bwe.estimate <= cap * 1000 * 1.3) downAt = Date.now() - t0;
     }
 
-    net.shape();
+    env.net.shape();
     console.log(
       `[e2e] downlink estimate (kbps estimate/acked): unconstrained ${kbps(free)}/${kbps(freeAcked)}; tbf ${cap} kbps → ≤ ${cap * 1.3} after ${downAt} ms ` +
         `[${down.filter((_, i) => i % 4 === 3).join(' ')}]; ` +

@@ -1,37 +1,15 @@
 // A browser whose network goes away: alice's Chromium runs in a network namespace whose link is taken down. Cut for
 // 10 s she comes back on her own (the others never see her leave); cut for good she is removed within 20 s.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './harness/browser.js';
-import { startStaticServer, type StaticServer } from './harness/static.js';
-import { startKite, type E2eServer } from './harness/kite.js';
-import { createCuttableNetwork, type CuttableNetwork } from './harness/netns.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { netnsEnv } from './harness/setup.js';
 import { evalRoom, inbound, joinRoom, pageNow, waitEvent, waitInbound, type Participant } from './harness/lk.js';
 
-let net: CuttableNetwork;
-let kite: E2eServer;
-let web: StaticServer;
-let inNamespace: Browser;
-let onHost: Browser;
-
-beforeAll(async () => {
-  net = createCuttableNetwork();
-  kite = await startKite({ bind_addresses: [net.hostIp], rtc: { node_ip: net.hostIp, enable_loopback_candidate: false } });
-  web = await startStaticServer(net.hostIp);
-  [inNamespace, onHost] = await Promise.all([launchChromium(net.chromiumArgs(web.url), net.chromium), launchChromium(net.chromiumArgs(web.url))]);
-});
-afterAll(async () => {
-  net?.restore();
-  await inNamespace?.close();
-  await onHost?.close();
-  await web?.close();
-  await kite?.close();
-  net?.destroy();
-});
+const env = netnsEnv();
 
 async function aliceAndBob(room: string): Promise<{ alice: Participant; bob: Participant }> {
-  const alice = await joinRoom(inNamespace, `${web.url}/lk.html`, kite.wsUrl, await kite.token('alice', { room }), 'alice');
-  const bob = await joinRoom(onHost, `${web.url}/lk.html`, kite.wsUrl, await kite.token('bob', { room }), 'bob');
+  const alice = await joinRoom(env.inNamespace, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token('alice', { room }), 'alice');
+  const bob = await joinRoom(env.onHost, `${env.web.url}/lk.html`, env.kite.wsUrl, await env.kite.token('bob', { room }), 'bob');
   await evalRoom(alice.page, 'await room.localParticipant.setCameraEnabled(true);');
   await waitInbound(bob.page, 'alice', 'video', (s) => s.framesDecoded > 10, 15_000);
   return { alice, bob };
@@ -45,10 +23,10 @@ describe('network cut (Chromium in a network namespace)', () => {
   it('cut for 10 s: alice comes back, bob decodes her again and never sees her leave', async () => {
     const { alice, bob } = await aliceAndBob('cut-10s');
     const [aliceSince, bobSince] = await Promise.all([pageNow(alice.page), pageNow(bob.page)]);
-    net.cut();
+    env.net.cut();
     await new Promise((r) => setTimeout(r, 10_000));
     const before = (await inbound(bob.page, 'alice', 'video'))?.framesDecoded ?? 0;
-    net.restore();
+    env.net.restore();
     const restoredAt = Date.now();
     await waitInbound(bob.page, 'alice', 'video', (s) => s.framesDecoded > before + 10, 30_000);
     const backMs = Date.now() - restoredAt;
@@ -67,16 +45,16 @@ describe('network cut (Chromium in a network namespace)', () => {
   it('cut for good: alice is removed and bob told within 20 s', async () => {
     const { alice, bob } = await aliceAndBob('cut-for-good');
     const since = await pageNow(bob.page);
-    net.cut();
+    env.net.cut();
     const cutAt = Date.now();
     try {
       await waitEvent(bob.page, 'ParticipantDisconnected', { identity: 'alice' }, 25_000, since);
       const goneMs = Date.now() - cutAt;
       console.log(`[e2e] network cut for good: bob saw alice leave ${goneMs} ms after the cut`);
       expect(goneMs).toBeLessThan(20_000);
-      expect(kite.server.rooms.getRoom('cut-for-good')?.getParticipant('alice')).toBeUndefined();
+      expect(env.kite.server.rooms.getRoom('cut-for-good')?.getParticipant('alice')).toBeUndefined();
     } finally {
-      net.restore();
+      env.net.restore();
     }
     for (const p of [alice, bob]) await p.context.close();
   });
