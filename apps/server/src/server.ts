@@ -162,7 +162,7 @@ export async function createServer(config: KiteConfigInput | KiteConfig, options
   const close = () =>
     (closing ??= (async () => {
       // In a cluster the participants still here rejoin, and land on another node: stop taking rooms first.
-      await cluster?.drain().catch((err: Error) => log.warn({ err: err.message }, 'drain announcement failed'));
+      if (cluster && !cluster.registry.draining) await cluster.drain().catch((err: Error) => log.warn({ err: err.message }, 'drain announcement failed'));
       await rooms.close(!!cluster);
       // The rooms' last events (participant_left, room_finished) are queued: deliver them while the rest stops,
       // for at most the webhook close timeout.

@@ -1,10 +1,9 @@
 // The message bus between nodes: Redis pub/sub, one channel per node. A frame is a small JSON header plus opaque
 // bytes (protobuf requests and responses, signalling frames), so nothing binary is re-encoded as text. Pub/sub keeps
 // the order of what one connection publishes to one channel, which the signal relay relies on.
-import { randomId, TypedEventEmitter } from '@kite/protocol';
+import { isTwirpErrorCode, randomId, TypedEventEmitter } from '@kite/protocol';
 import type { Logger } from '../logger.js';
 import { ServiceError } from '../errors.js';
-import { isTwirpErrorCode } from '@kite/protocol';
 import { keys, type RedisClient } from './redis.js';
 
 /** A frame's header. `t` says what it is; the other fields belong to some kinds only. */

@@ -8,7 +8,6 @@
  *  0                   1                   2                   3
  * |V=2|P|  RC/FMT |      PT       |             length (words − 1)  |
  */
-import { w16, w32 } from './bytes.js';
 
 export const RTCP_SR = 200;
 export const RTCP_RR = 201;
@@ -154,6 +153,18 @@ export class RtcpApp {
 
 function u32(buf: Uint8Array, p: number): number {
   return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
+}
+
+function w32(buf: Uint8Array, p: number, v: number): void {
+  buf[p] = (v >>> 24) & 0xff;
+  buf[p + 1] = (v >>> 16) & 0xff;
+  buf[p + 2] = (v >>> 8) & 0xff;
+  buf[p + 3] = v & 0xff;
+}
+
+function w16(buf: Uint8Array, p: number, v: number): void {
+  buf[p] = (v >> 8) & 0xff;
+  buf[p + 1] = v & 0xff;
 }
 
 function readBlock(buf: Uint8Array, p: number, b: RtcpReportBlock): void {
